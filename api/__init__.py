@@ -1,0 +1,65 @@
+"""The REST API: ``flask --app api run`` / ``gunicorn 'api:create_app()'``."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from api import auth, cli, deps, errors
+from api.resources import (
+    accounts,
+    compat,
+    groups,
+    health,
+    jobs,
+    market_data,
+    positions,
+    transactions,
+)
+from core.settings import Settings, get_settings
+
+MAX_BODY_BYTES = 64 * 1024
+
+_SPEC_OPTIONS = {
+    "info": {
+        "description": (
+            "Manage groups of brokerage accounts; every activation, deactivation and "
+            "order is a job on the group's Celery queue. Every /api/v1 route needs "
+            "`Authorization: Bearer <key>` (create keys with `flask --app api keys create NAME`)."
+        )
+    },
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+    },
+    "security": [{"bearerAuth": []}],
+}
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app.
+
+    Args:
+        settings: overrides for tests; by default they are read from the environment.
+    """
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="tradefleet",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS=_SPEC_OPTIONS,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+    )
+    deps.init_app(app, settings or get_settings())
+    api = Api(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    cli.init_app(app)
+    for module in (health, groups, accounts, transactions, jobs, positions, market_data):
+        api.register_blueprint(module.blp)
+    api.register_blueprint(compat.blp)
+    return app

@@ -1,0 +1,34 @@
+"""Bearer API keys on every ``/api/v1`` route and the compatibility routes."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_smorest import abort
+
+from api import deps
+from api.resources.compat import COMPAT_PATHS
+
+PROTECTED_PREFIX = "/api/v1"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tradefleet"'}
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(require_api_key)
+
+
+def require_api_key() -> None:
+    """Refuse the request with 401 unless it carries a valid, unrevoked key."""
+    if not (request.path.startswith(PROTECTED_PREFIX) or request.path in COMPAT_PATHS):
+        return
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        abort(
+            401,
+            message="missing or malformed Authorization header: expected 'Bearer <api key>'",
+            headers=_CHALLENGE,
+        )
+    name = deps.api_keys().verify(key)
+    if name is None:
+        abort(401, message="unknown or revoked API key", headers=_CHALLENGE)
+    g.api_key_name = name

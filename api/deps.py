@@ -1,0 +1,53 @@
+"""Per-app resources for request handlers: settings, Redis, registries."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask, current_app
+
+from core.accounts import AccountRegistry
+from core.apikeys import ApiKeyStore
+from core.connection import redis_client
+from core.groups import GroupRegistry
+from core.jobs import JobRegistry
+from core.quotes import QuoteBook
+from core.settings import Settings
+from core.vault import Vault
+
+_EXTENSION = "tradefleet"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[_EXTENSION] = settings
+
+
+def settings() -> Settings:
+    return current_app.extensions[_EXTENSION]
+
+
+def connection() -> redis.Redis:
+    return redis_client(settings().redis_url)
+
+
+def groups() -> GroupRegistry:
+    return GroupRegistry(connection())
+
+
+def accounts() -> AccountRegistry:
+    return AccountRegistry(connection())
+
+
+def jobs() -> JobRegistry:
+    return JobRegistry(connection())
+
+
+def vault() -> Vault:
+    return Vault(connection(), settings().secret_keys)
+
+
+def quotes() -> QuoteBook:
+    return QuoteBook(connection())
+
+
+def api_keys() -> ApiKeyStore:
+    return ApiKeyStore(connection())

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api import deps, operations
+from api.schemas.groups import GroupCreateSchema, GroupSchema
+from core.models import Group
+from tasks.enqueue import queue_of
+
+blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="Account groups")
+
+
+def _view(group: Group) -> dict:
+    accounts = [a.name for a in deps.accounts().list_group(group.name)]
+    return {
+        "name": group.name,
+        "queue": queue_of(group.name),
+        "accounts": accounts,
+        "created_at": group.created_at,
+    }
+
+
+@blp.route("")
+class GroupList(MethodView):
+    @blp.response(200, GroupSchema(many=True))
+    def get(self):
+        """Every group."""
+        return [_view(g) for g in deps.groups().list_all()]
+
+    @blp.arguments(GroupCreateSchema)
+    @blp.response(201, GroupSchema)
+    @blp.alt_response(409, description="A group of that name exists")
+    def post(self, data):
+        """Create a group (and its queue, which running workers start consuming)."""
+        return _view(operations.create_group(data["name"]))
+
+
+@blp.route("/<string:name>")
+class GroupItem(MethodView):
+    @blp.response(200, GroupSchema)
+    @blp.alt_response(404, description="No such group")
+    def get(self, name):
+        """One group."""
+        return _view(deps.groups().get(name))
+
+    @blp.response(204)
+    @blp.alt_response(404, description="No such group")
+    @blp.alt_response(409, description="The group has unfinished jobs")
+    def delete(self, name):
+        """Delete a group with its accounts, credentials, paper ledgers and jobs."""
+        operations.delete_group(name)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, Page
+
+from api import deps
+from api.schemas.jobs import JobSchema
+
+blp = Blueprint(
+    "jobs", __name__, url_prefix="/api/v1", description="Jobs and their per-account results"
+)
+
+
+@blp.route("/jobs/<string:job_id>")
+class JobItem(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="No such job")
+    def get(self, job_id):
+        """A job with every account's outcome."""
+        return deps.jobs().fetch(job_id)
+
+
+class _GroupJobs:
+    """A group's job list that flask-smorest's ``Page`` can count and slice lazily."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+
+    def __len__(self) -> int:
+        return deps.jobs().count_group(self.group)
+
+    def __getitem__(self, window: slice):
+        return deps.jobs().list_group(self.group, window.start or 0, window.stop or 0)
+
+
+@blp.route("/groups/<string:group>/jobs")
+class GroupJobs(MethodView):
+    @blp.response(200, JobSchema(many=True))
+    @blp.paginate(Page)
+    def get(self, group):
+        """The group's jobs, newest first (paginated: `page`, `page_size`; see `X-Pagination`)."""
+        deps.groups().get(group)
+        return _GroupJobs(group)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api import deps
+from api.schemas.positions import AccountPositionsSchema
+from brokers.paper import PaperBroker
+
+blp = Blueprint("positions", __name__, url_prefix="/api/v1/groups", description="Positions")
+
+
+@blp.route("/<string:group>/positions")
+class Positions(MethodView):
+    @blp.response(200, AccountPositionsSchema(many=True))
+    def get(self, group):
+        """Positions of every account of the group (paper: live ledger; others: last holdings read)."""
+        deps.groups().get(group)
+        settings = deps.settings()
+        paper = PaperBroker(
+            deps.connection(), group, default_starting_cash=Decimal(settings.paper_starting_cash)
+        )
+        views = []
+        for account in deps.accounts().list_group(group):
+            if account.brokerage == "paper":
+                views.append(paper.account_holdings(account.name))
+            elif account.details.get("holdings"):
+                views.append(
+                    {
+                        "account": account.name,
+                        "brokerage": account.brokerage,
+                        **account.details["holdings"],
+                    }
+                )
+            else:
+                views.append(
+                    {"account": account.name, "brokerage": account.brokerage, "positions": []}
+                )
+        return views

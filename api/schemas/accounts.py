@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from api.schemas.common import StrictSchema, name_field
+from brokers.credentials import brokerage_names
+
+
+class AccountCreateSchema(StrictSchema):
+    name = name_field()
+    brokerage = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(brokerage_names(), error="must be one of: {choices}"),
+        metadata={"example": "paper"},
+    )
+    credentials = ma.fields.Dict(
+        keys=ma.fields.String(),
+        required=True,
+        load_only=True,
+        metadata={
+            "description": "Fields of the brokerage (see the README); write-only, encrypted at rest",
+            "example": {"starting_cash": "10000"},
+        },
+    )
+
+
+class AccountSchema(ma.Schema):
+    """An account as the API shows it: never its credentials."""
+
+    group = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    brokerage = ma.fields.String(required=True)
+    state = ma.fields.Function(lambda a: a.state.value, required=True)
+    last_error = ma.fields.String()
+    details = ma.fields.Dict()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from api.schemas.common import StrictSchema
+from brokers.credentials import brokerage_names
+from core.models import NAME_PATTERN, NAME_RULE
+from core.quotes import MAX_PRICE, SYMBOL_PATTERN, SYMBOL_RULE
+
+MAX_QUANTITY = 1_000_000
+MAX_SYMBOLS = 20
+
+
+class TransactionCreateSchema(StrictSchema):
+    action = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["buy", "sell"], error="must be buy or sell")
+    )
+    symbols = ma.fields.List(
+        ma.fields.String(
+            validate=ma.validate.Regexp(SYMBOL_PATTERN, error=f"must be {SYMBOL_RULE}")
+        ),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_SYMBOLS, error="must list 1 to 20 symbols"),
+        metadata={"example": ["AAPL"]},
+    )
+    quantity = ma.fields.Decimal(
+        required=True,
+        allow_nan=False,
+        as_string=True,
+        validate=ma.validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_QUANTITY,
+            error=f"must be above 0 and at most {MAX_QUANTITY}",
+        ),
+        metadata={"example": 1},
+    )
+    dry_run = ma.fields.Boolean(
+        load_default=True,
+        metadata={"description": "true (the default) checks the order without placing it"},
+    )
+    order_type = ma.fields.String(
+        load_default="market",
+        validate=ma.validate.OneOf(["market", "limit"], error="must be market or limit"),
+    )
+    limit_price = ma.fields.Decimal(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        as_string=True,
+        validate=ma.validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_PRICE,
+            max_inclusive=False,
+            error=f"must be a positive number below {MAX_PRICE}",
+        ),
+    )
+    brokerages = ma.fields.List(
+        ma.fields.String(
+            validate=ma.validate.OneOf(brokerage_names(), error="must be one of: {choices}")
+        ),
+        load_default=list,
+        metadata={"description": "only accounts of these brokerages (default: all)"},
+    )
+    accounts = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")),
+        load_default=list,
+        metadata={"description": "only these accounts (default: every active account)"},
+    )
+
+    @ma.pre_load
+    def _upper_symbols(self, data, **_kwargs):
+        if isinstance(data, dict) and isinstance(data.get("symbols"), list):
+            data = dict(data)
+            data["symbols"] = [
+                s.strip().upper() if isinstance(s, str) else s for s in data["symbols"]
+            ]
+        return data
+
+    @ma.validates_schema
+    def _limit_price_matches_type(self, data, **_kwargs):
+        if data.get("order_type") == "limit" and data.get("limit_price") is None:
+            raise ma.ValidationError("required for a limit order", field_name="limit_price")
+        if data.get("order_type") != "limit" and data.get("limit_price") is not None:
+            raise ma.ValidationError("only allowed with order_type limit", field_name="limit_price")
+
+
+class IdempotencyHeaderSchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    idempotency_key = ma.fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=ma.validate.Regexp(
+            r"^[A-Za-z0-9_.:-]{1,128}$",
+            error="must be 1-128 of letters, digits, '_', '.', ':', '-'",
+        ),
+        metadata={"description": "a repeated POST with the same key returns the first job"},
+    )

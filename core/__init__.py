@@ -1,0 +1,1 @@
+"""Shared domain code: settings, Redis keys and registries, the credential vault."""

@@ -1,0 +1,88 @@
+"""The registry of brokerage accounts (never their credentials: see ``vault``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from core import keys
+from core.errors import NotFound
+from core.models import Account, AccountState, to_iso, utcnow
+
+# HSET only if the hash exists, atomically: a deleted account must stay deleted.
+_UPDATE_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
+class AccountRegistry:
+    def __init__(self, connection: redis.Redis) -> None:
+        self.connection = connection
+        self._update_existing = connection.register_script(_UPDATE_EXISTING)
+
+    def save(self, account: Account, pipeline=None) -> None:
+        """Write the account record and list it in its group."""
+        pipe = pipeline or self.connection.pipeline()
+        pipe.hset(keys.account(account.group, account.name), mapping=account.to_hash())
+        pipe.sadd(keys.group_accounts(account.group), account.name)
+        if pipeline is None:
+            pipe.execute()
+
+    def get(self, group: str, name: str) -> Account:
+        """Raises: NotFound: no such account in the group."""
+        data = self.connection.hgetall(keys.account(group, name))
+        if not data:
+            raise NotFound(f"account {name!r} does not exist in group {group!r}")
+        return Account.from_hash(data)
+
+    def find(self, group: str, name: str) -> Account | None:
+        data = self.connection.hgetall(keys.account(group, name))
+        return Account.from_hash(data) if data else None
+
+    def list_group(self, group: str) -> list[Account]:
+        names = sorted(self.connection.smembers(keys.group_accounts(group)))
+        with self.connection.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(keys.account(group, name))
+            rows = pipe.execute()
+        return [Account.from_hash(row) for row in rows if row]
+
+    def active(self, group: str, brokerages: tuple[str, ...] = ()) -> list[Account]:
+        """Active accounts of a group, optionally only of some brokerages."""
+        return [
+            a
+            for a in self.list_group(group)
+            if a.state is AccountState.ACTIVE and (not brokerages or a.brokerage in brokerages)
+        ]
+
+    def set_state(
+        self,
+        group: str,
+        name: str,
+        state: AccountState,
+        *,
+        error: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move an account to ``state``.
+
+        Returns:
+            False when the account no longer exists (deleted meanwhile): it is
+            not recreated.
+        """
+        mapping = {"state": state.value, "last_error": error, "updated_at": to_iso(utcnow())}
+        if details is not None:
+            mapping["details"] = json.dumps(details, sort_keys=True)
+        args = [item for pair in mapping.items() for item in pair]
+        return bool(self._update_existing(keys=[keys.account(group, name)], args=args))
+
+    def delete(self, group: str, name: str, pipeline=None) -> None:
+        pipe = pipeline or self.connection.pipeline()
+        pipe.delete(keys.account(group, name))
+        pipe.srem(keys.group_accounts(group), name)
+        if pipeline is None:
+            pipe.execute()

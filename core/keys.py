@@ -1,0 +1,155 @@
+"""Every Redis key tradefleet uses, built in one place on one prefix.
+
+Nothing else formats key strings: registries call these functions, and keys
+that are scanned have a parser that rejects anything else.
+"""
+
+from __future__ import annotations
+
+PREFIX = "tf"
+
+
+def _key(*parts: str) -> str:
+    return ":".join((PREFIX, *parts))
+
+
+# Registry -------------------------------------------------------------------
+
+
+def groups() -> str:
+    """Set of every group name."""
+    return _key("groups")
+
+
+def group(name: str) -> str:
+    """Hash of one group's fields."""
+    return _key("group", name)
+
+
+def group_accounts(name: str) -> str:
+    """Set of the account names in a group."""
+    return _key("group", name, "accounts")
+
+
+def group_jobs(name: str) -> str:
+    """Sorted set of a group's job ids, scored by creation time (for listing)."""
+    return _key("group", name, "jobs")
+
+
+def group_pending(name: str) -> str:
+    """List of a group's unfinished job ids in submission order (the run order)."""
+    return _key("group", name, "pending")
+
+
+def group_lock(name: str) -> str:
+    """Mutex held while a worker advances a group's pending jobs."""
+    return _key("group", name, "lock")
+
+
+def account(group_name: str, name: str) -> str:
+    """Hash of one account's fields (never its credentials)."""
+    return _key("account", group_name, name)
+
+
+def credentials(group_name: str, account_name: str) -> str:
+    """Fernet token of one account's credentials."""
+    return _key("secret", group_name, account_name)
+
+
+# Jobs -----------------------------------------------------------------------
+
+
+def job(job_id: str) -> str:
+    """Hash of one job record."""
+    return _key("job", job_id)
+
+
+def job_results(job_id: str) -> str:
+    """Hash of a job's per-account results, field ``<account>|<symbol>``."""
+    return _key("job", job_id, "results")
+
+
+def job_legs_done(job_id: str) -> str:
+    """Set of the brokerages whose leg of a job has reported (idempotent under redelivery)."""
+    return _key("job", job_id, "legs-done")
+
+
+def exec_claim(job_id: str, brokerage: str) -> str:
+    """Claim taken before a brokerage leg of a job runs (at most once per leg)."""
+    return _key("exec", job_id, brokerage)
+
+
+def idempotency(group_name: str, idempotency_key: str) -> str:
+    """The job id first created for an ``Idempotency-Key`` in a group."""
+    return _key("idem", group_name, idempotency_key)
+
+
+def job_events() -> str:
+    """Pub/sub channel of job state changes."""
+    return _key("events", "jobs")
+
+
+# Market data and paper ledgers ---------------------------------------------
+
+
+def quote(symbol: str) -> str:
+    """Hash of a symbol's last quote (``price``, ``as_of``)."""
+    return _key("quote", symbol)
+
+
+def quotes() -> str:
+    """Set of symbols with a quote."""
+    return _key("quotes")
+
+
+def paper_account(group_name: str, account_name: str) -> str:
+    """Hash with a paper account's ``cash``."""
+    return _key("paper", group_name, account_name)
+
+
+def paper_positions(group_name: str, account_name: str) -> str:
+    """Hash symbol -> quantity held by a paper account."""
+    return _key("paper", group_name, account_name, "positions")
+
+
+def paper_fills(group_name: str, account_name: str) -> str:
+    """List of a paper account's fills (JSON), oldest first."""
+    return _key("paper", group_name, account_name, "fills")
+
+
+def paper_fill_ids(group_name: str, account_name: str) -> str:
+    """Set of ``<job>|<symbol>`` already filled: a second fill is refused."""
+    return _key("paper", group_name, account_name, "fill-ids")
+
+
+# Operations -----------------------------------------------------------------
+
+
+def api_keys() -> str:
+    """Hash sha256(key) -> JSON {name, created_at}."""
+    return _key("apikeys")
+
+
+def api_key_names() -> str:
+    """Hash key name -> sha256(key), so keys can be revoked by name."""
+    return _key("apikeys", "names")
+
+
+def worker_heartbeat(hostname: str) -> str:
+    """Expiring marker a live, consuming worker refreshes."""
+    return _key("worker", hostname)
+
+
+WORKER_HEARTBEAT_PATTERN = _key("worker", "*")
+
+
+def worker_from_heartbeat_key(key: str) -> str:
+    """The worker hostname in a heartbeat key.
+
+    Raises:
+        ValueError: ``key`` is not a heartbeat key.
+    """
+    head = _key("worker", "")
+    if not key.startswith(head) or len(key) == len(head):
+        raise ValueError(f"not a worker heartbeat key: {key!r}")
+    return key[len(head) :]

@@ -1,0 +1,183 @@
+"""Settings, read once from the environment.
+
+This is the only module that touches ``os.environ``. Everything below the API
+and the Celery app receives a :class:`Settings` (or values taken from it) as an
+argument, so tests build their own with :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from core.errors import ConfigurationError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of tradefleet. Field docs name the environment variable."""
+
+    redis_url: str  # REDIS_URL (required): registry, locks, quotes, ledgers
+    secret_keys: tuple[str, ...]  # TRADEFLEET_SECRET_KEY (required): Fernet key(s), newest first
+    broker_url: str  # CELERY_BROKER_URL, defaults to REDIS_URL; amqp:// works too
+    result_backend: str  # CELERY_RESULT_BACKEND, defaults to REDIS_URL
+    data_dir: Path = Path("var/data")  # TRADEFLEET_DATA_DIR: per-account AutoRSA state
+    visibility_timeout: int = 7200  # TRADEFLEET_VISIBILITY_TIMEOUT (s), > longest leg
+    worker_groups: tuple[str, ...] = ()  # TRADEFLEET_WORKER_GROUPS: shard; empty = all groups
+    worker_brokerages: tuple[str, ...] = ()  # TRADEFLEET_WORKER_BROKERAGES: empty = all
+    paper_starting_cash: str = "100000"  # TRADEFLEET_PAPER_STARTING_CASH
+    paper_delay: float = 0.0  # TRADEFLEET_PAPER_DELAY (s): slows paper legs, for fault tests
+    autorsa_bin: str = "auto_rsa_bot"  # AUTORSA_BIN
+    autorsa_timeout: float = 300.0  # AUTORSA_TIMEOUT (s), default per brokerage run
+    autorsa_timeouts: Mapping[str, float] = field(default_factory=dict)  # AUTORSA_TIMEOUTS
+    brokerage_rate_limits: Mapping[str, str] = field(default_factory=dict)  # BROKERAGE_RATE_LIMITS
+    influx_url: str = ""  # INFLUX_URL
+    influx_token: str = ""  # INFLUX_TOKEN
+    influx_org: str = ""  # INFLUX_ORG
+    influx_bucket: str = "tradefleet"  # INFLUX_BUCKET (or the 1.x database)
+    schwab_app_key: str = ""  # SCHWAB_APP_KEY
+    schwab_app_secret: str = ""  # SCHWAB_APP_SECRET
+    schwab_callback_url: str = ""  # SCHWAB_CALLBACK_URL
+    flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH user:password[,user:password]
+    log_level: str = "INFO"  # LOG_LEVEL
+    log_json: bool = False  # TRADEFLEET_LOG_JSON: one JSON object per log line
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default: the process environment).
+
+        Raises:
+            ConfigurationError: a required value is missing or one is malformed;
+                the message names the variable and what is wrong.
+        """
+        env = os.environ if environ is None else environ
+        redis_url = _required(env, "REDIS_URL", "e.g. redis://localhost:6379/0")
+        secret_keys = _fernet_keys(
+            _required(env, "TRADEFLEET_SECRET_KEY", "generate one with `make secret-key`")
+        )
+        return cls(
+            redis_url=redis_url,
+            secret_keys=secret_keys,
+            broker_url=env.get("CELERY_BROKER_URL") or redis_url,
+            result_backend=env.get("CELERY_RESULT_BACKEND") or redis_url,
+            data_dir=Path(env.get("TRADEFLEET_DATA_DIR") or "var/data"),
+            visibility_timeout=_number(env, "TRADEFLEET_VISIBILITY_TIMEOUT", 7200, int, minimum=10),
+            worker_groups=_names(env.get("TRADEFLEET_WORKER_GROUPS", "")),
+            worker_brokerages=_names(env.get("TRADEFLEET_WORKER_BROKERAGES", "").lower()),
+            paper_starting_cash=_decimal_text(env, "TRADEFLEET_PAPER_STARTING_CASH", "100000"),
+            paper_delay=_number(env, "TRADEFLEET_PAPER_DELAY", 0.0, float, minimum=0),
+            autorsa_bin=env.get("AUTORSA_BIN") or "auto_rsa_bot",
+            autorsa_timeout=_number(env, "AUTORSA_TIMEOUT", 300.0, float, minimum=1),
+            autorsa_timeouts={
+                k: _parse_float("AUTORSA_TIMEOUTS", k, v)
+                for k, v in _pairs(env, "AUTORSA_TIMEOUTS").items()
+            },
+            brokerage_rate_limits=_pairs(env, "BROKERAGE_RATE_LIMITS"),
+            influx_url=env.get("INFLUX_URL", ""),
+            influx_token=env.get("INFLUX_TOKEN", ""),
+            influx_org=env.get("INFLUX_ORG", ""),
+            influx_bucket=env.get("INFLUX_BUCKET") or "tradefleet",
+            schwab_app_key=env.get("SCHWAB_APP_KEY", ""),
+            schwab_app_secret=env.get("SCHWAB_APP_SECRET", ""),
+            schwab_callback_url=env.get("SCHWAB_CALLBACK_URL", ""),
+            flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_json=_flag(env, "TRADEFLEET_LOG_JSON", False),
+        )
+
+    def autorsa_timeout_for(self, brokerage: str) -> float:
+        """The time limit of one AutoRSA run for ``brokerage``, in seconds."""
+        return self.autorsa_timeouts.get(brokerage, self.autorsa_timeout)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings; exits with one clear line when they are unusable."""
+    try:
+        return Settings.from_env()
+    except ConfigurationError as exc:
+        raise SystemExit(f"tradefleet: {exc.message}") from None
+
+
+def _required(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"{name} is not set ({hint})")
+    return value
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                "TRADEFLEET_SECRET_KEY is not a Fernet key (32 url-safe base64-encoded bytes); "
+                "generate one with `make secret-key`"
+            ) from None
+    return keys
+
+
+def _number(env: Mapping[str, str], name: str, default, kind, *, minimum: float):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum or value != value:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def _decimal_text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _number(env, name, None, float, minimum=0)
+    return default if value is None else env[name].strip()
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in raw.split(",") if n.strip())
+
+
+def _pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """Parse ``a=1,b=2`` into a dict; the keys are brokerage names."""
+    pairs = {}
+    for item in _names(env.get(name, "")):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigurationError(f"{name} must look like 'chase=600,tradier=60', got {item!r}")
+        pairs[key.strip().lower()] = value.strip()
+    return pairs
+
+
+def _parse_float(name: str, key: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}: {key} must be a number of seconds, got {value!r}"
+        ) from None
+    if not number > 0:
+        raise ConfigurationError(f"{name}: {key} must be positive, got {value!r}")
+    return number

@@ -1,0 +1,52 @@
+"""The credential vault: brokerage credentials encrypted at rest with Fernet.
+
+Plaintext exists only in memory, in the API request that stores it and in the
+brokerage leg that uses it. ``TRADEFLEET_SECRET_KEY`` may list several keys,
+newest first, so keys can be rotated (MultiFernet decrypts with any, encrypts
+with the first).
+"""
+
+from __future__ import annotations
+
+import json
+
+import redis
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from core import keys
+from core.errors import NotFound, VaultError
+
+
+class Vault:
+    def __init__(self, connection: redis.Redis, secret_keys: tuple[str, ...]) -> None:
+        self.connection = connection
+        self._fernet = MultiFernet([Fernet(k.encode()) for k in secret_keys])
+
+    def store(self, group: str, account: str, credentials: dict[str, str], pipeline=None) -> None:
+        """Encrypt and save ``credentials`` for an account, replacing any before."""
+        token = self._fernet.encrypt(json.dumps(credentials, sort_keys=True).encode())
+        (pipeline or self.connection).set(keys.credentials(group, account), token.decode())
+
+    def load(self, group: str, account: str) -> dict[str, str]:
+        """Decrypt an account's credentials.
+
+        Raises:
+            NotFound: none are stored (the account was deleted).
+            VaultError: they cannot be decrypted with the configured keys.
+        """
+        token = self.connection.get(keys.credentials(group, account))
+        if token is None:
+            raise NotFound(f"no credentials stored for account {group}/{account}")
+        try:
+            return json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            raise VaultError(
+                f"credentials of {group}/{account} cannot be decrypted: "
+                "TRADEFLEET_SECRET_KEY differs from the key they were stored with"
+            ) from None
+
+    def wipe(self, group: str, account: str, pipeline=None) -> None:
+        (pipeline or self.connection).delete(keys.credentials(group, account))
+
+    def has(self, group: str, account: str) -> bool:
+        return bool(self.connection.exists(keys.credentials(group, account)))

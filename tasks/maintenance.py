@@ -1,0 +1,33 @@
+"""Housekeeping: the group sweeper and worker heartbeats."""
+
+from __future__ import annotations
+
+from core import keys
+from core.groups import GroupRegistry
+from core.jobs import JobRegistry
+from core.workers import record_heartbeat
+from tasks import context, names, routing
+from tasks.celery import app
+
+
+@app.task(name=names.SWEEP_GROUPS, ignore_result=True)
+def sweep_groups() -> int:
+    """Nudge groups that have pending jobs but nobody advancing them.
+
+    Covers a worker that died holding a group's mutex: once the mutex expires,
+    the nudge resumes the group. Returns how many groups were nudged.
+    """
+    connection = context.connection()
+    jobs = JobRegistry(connection)
+    nudged = 0
+    for group in GroupRegistry(connection).names():
+        if jobs.head(group) and not connection.exists(keys.group_lock(group)):
+            app.send_task(names.ADVANCE_GROUP, args=[group], queue=routing.group_queue(group))
+            nudged += 1
+    return nudged
+
+
+@app.task(name=names.HEARTBEAT, bind=True, ignore_result=True, expires=30)
+def heartbeat(self, hostname: str) -> None:
+    """Sent by a worker to its own queue: consuming it proves the worker consumes."""
+    record_heartbeat(context.connection(), hostname, [])

@@ -1,0 +1,35 @@
+"""Queue names and routing.
+
+* ``group.<name>``: a group's jobs, run in order one at a time.
+* ``brokerage.<name>``: legs that call out to a brokerage, so browser-driven
+  brokerages can have their own workers, concurrency and rate limits.
+* ``market`` and ``strategies`` for beat work; ``default`` for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+GROUP_PREFIX = "group."
+BROKERAGE_PREFIX = "brokerage."
+DEFAULT_QUEUE = "default"
+STATIC_QUEUES = (DEFAULT_QUEUE, "market", "strategies")
+
+
+def group_queue(group: str) -> str:
+    return GROUP_PREFIX + group
+
+
+def brokerage_queue(brokerage: str) -> str:
+    return BROKERAGE_PREFIX + brokerage
+
+
+def group_from_queue(queue: str) -> str | None:
+    return queue[len(GROUP_PREFIX) :] if queue.startswith(GROUP_PREFIX) else None
+
+
+def serves_group(group: str, shard: Iterable[str]) -> bool:
+    """Whether a worker limited to ``shard`` (names or globs; empty = all) serves ``group``."""
+    patterns = list(shard)
+    return not patterns or any(fnmatchcase(group, p) for p in patterns)
