@@ -35,6 +35,20 @@ _SPEC_OPTIONS = {
 }
 
 
+class _Api(Api):
+    """flask-smorest's Api, with a ``message`` on every error (its validation errors lack one)."""
+
+    def handle_http_exception(self, error):
+        payload, status, headers = super().handle_http_exception(error)
+        if "message" not in payload:
+            payload["message"] = (
+                "invalid input: `errors` says what is wrong with each field"
+                if status == 422
+                else error.description
+            )
+        return payload, status, headers
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app.
 
@@ -55,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     deps.init_app(app, settings or get_settings())
-    api = Api(app)
+    api = _Api(app)
     errors.init_app(app)
     auth.init_app(app)
     cli.init_app(app)

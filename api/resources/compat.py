@@ -50,6 +50,12 @@ class TransactionQuery(ma.Schema):
     )
     dry_run = ma.fields.Boolean(load_default=True)
 
+    @ma.pre_load
+    def _upper_ticker(self, data, **_kwargs):
+        if isinstance(data.get("ticker"), str):
+            data = {**data, "ticker": data["ticker"].strip().upper()}
+        return data
+
 
 class CredSchema(ma.Schema):
     USERNAME = ma.fields.String(required=True)
@@ -101,7 +107,7 @@ def _canonical_brokerage(name: str) -> str:
 @blp.route("/createGroup")
 class CreateGroup(MethodView):
     @blp.arguments(GroupQuery, location="query")
-    @blp.response(200, ma.fields.String())
+    @blp.response(200, description='The text "Group created"')
     def post(self, query):
         """Create a group (old API: 400 when it exists)."""
         try:
@@ -153,7 +159,7 @@ class Transaction(MethodView):
         order = operations.order_from(
             {
                 "action": query["action"],
-                "symbols": [query["ticker"].upper()],
+                "symbols": [query["ticker"]],
                 "quantity": query["amount"],
                 "dry_run": query["dry_run"],
             }

@@ -1,0 +1,47 @@
+# tradefleet developer commands. `make help` lists them.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up test lint fmt secret-key autorsa clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv and install tradefleet with the dev and local extras
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev,local]'
+	touch $(STAMP)
+
+up: venv ## run everything locally (embedded Redis, web, worker, beat, flower)
+	$(BIN)/python scripts/up.py
+
+test: venv ## run the test suite (PYTEST_ARGS="-k name -x" to narrow it)
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS) || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc; }
+
+lint: venv ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv ## format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+secret-key: venv ## print a new Fernet key for TRADEFLEET_SECRET_KEY
+	@$(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+
+autorsa: ## install AutoRSA (the auto_rsa_bot CLI) for real brokerages
+	bash scripts/install_autorsa.sh
+
+clean: ## remove local state under var/ (keeps var/secret.key) and caches; keeps .venv
+	@if [ -d var ]; then find var -mindepth 1 -maxdepth 1 ! -name secret.key -exec rm -rf {} +; fi
+	rm -rf .pytest_cache .ruff_cache build dist
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
