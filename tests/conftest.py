@@ -81,8 +81,8 @@ def worker_env(**overrides: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def worker(redis_server) -> Iterator[CeleryWorker]:
-    """The main worker: serves ``t-*`` groups and every brokerage queue."""
-    with CeleryWorker(worker_env(TRADEFLEET_WORKER_GROUPS="t-*"), concurrency=2) as running:
+    """The main worker: serves ``t-*`` groups (and the README tour's ``family``) and every brokerage queue."""
+    with CeleryWorker(worker_env(TRADEFLEET_WORKER_GROUPS="t-*,family"), concurrency=2) as running:
         yield running
 
 
