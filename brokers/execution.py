@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import traceback
+from dataclasses import asdict
 
 import redis
 
 from brokers import get_broker
-from brokers.base import Broker, BrokerAccount
+from brokers.base import AccountHoldings, Broker, BrokerAccount
 from core import keys
 from core.accounts import AccountRegistry
 from core.errors import NotFound, VaultError
@@ -33,9 +34,12 @@ from core.models import (
     utcnow,
 )
 from core.settings import Settings
+from core.throttle import ConcurrencySlot, take_rate_token
 from core.vault import Vault
 
 log = logging.getLogger(__name__)
+
+THROTTLE_RETRY_SECONDS = 5.0
 
 # Claims outlive any redelivery window by far; they only guard against re-running.
 CLAIM_TTL_SECONDS = 30 * 24 * 3600
@@ -50,6 +54,18 @@ UNKNOWN_AFTER_CRASH = (
 )
 
 
+class LegThrottled(Exception):
+    """The brokerage's rate limit or concurrency cap is reached; nothing was started.
+
+    Attributes:
+        retry_after: seconds to wait before trying the leg again.
+    """
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"brokerage busy; retry in {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
 def run_leg(
     connection: redis.Redis,
     settings: Settings,
@@ -62,7 +78,42 @@ def run_leg(
 
     Returns:
         The results recorded by this call (the job holds them too).
+
+    Raises:
+        LegThrottled: the brokerage's concurrency cap or rate limit (settings
+            ``BROKERAGE_CONCURRENCY``, ``BROKERAGE_RATE_LIMITS``) says wait;
+            nothing was claimed or sent.
     """
+    slot = _take_slot(connection, settings, brokerage)
+    try:
+        return _run_leg(connection, settings, job_id, brokerage, task_id)
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def _take_slot(
+    connection: redis.Redis, settings: Settings, brokerage: str
+) -> ConcurrencySlot | None:
+    slot = None
+    limit = settings.brokerage_concurrency.get(brokerage)
+    if limit:
+        # Expires on its own if this worker dies holding it.
+        slot = ConcurrencySlot(connection, brokerage, limit, ttl=settings.visibility_timeout)
+        if not slot.acquire():
+            raise LegThrottled(THROTTLE_RETRY_SECONDS)
+    rate = settings.brokerage_rate_limits.get(brokerage)
+    wait = take_rate_token(connection, brokerage, rate) if rate else 0.0
+    if wait:
+        if slot is not None:
+            slot.release()
+        raise LegThrottled(wait)
+    return slot
+
+
+def _run_leg(
+    connection: redis.Redis, settings: Settings, job_id: str, brokerage: str, task_id: str
+) -> list[LegResult]:
     jobs = JobRegistry(connection)
     job = jobs.fetch(job_id)
     names = job.legs.get(brokerage, [])
@@ -78,7 +129,7 @@ def run_leg(
         if isinstance(loaded, LegResult):
             results = _per_symbol(job, loaded)
         else:
-            results = _run_account(broker, job, loaded)
+            results = _run_account(broker, job, loaded, accounts)
             _apply_account_effects(accounts, job, loaded.account, results)
         jobs.record(job_id, results)
         recorded.extend(results)
@@ -122,14 +173,21 @@ def _load(
         return LegResult(name, brokerage, ResultStatus.FAILED, exc.message)
 
 
-def _run_account(broker: Broker, job: Job, account: BrokerAccount) -> list[LegResult]:
+def _run_account(
+    broker: Broker, job: Job, account: BrokerAccount, accounts: AccountRegistry
+) -> list[LegResult]:
     try:
         if job.kind is JobKind.ACTIVATE:
             return [broker.activate(account)]
         if job.kind is JobKind.DEACTIVATE:
             return [broker.deactivate(account)]
         if job.kind is JobKind.HOLDINGS:
-            return broker.holdings([account])[1]
+            found, results = broker.holdings([account])
+            for holdings in found:
+                accounts.update_details(
+                    job.group, holdings.account, {"holdings": holdings_view(holdings)}
+                )
+            return results
         return broker.place_orders(job.id, job.order, [account])
     except Exception as exc:  # an adapter bug must not lose the job; the trace has no message
         log.error(
@@ -147,6 +205,17 @@ def _run_account(broker: Broker, job: Job, account: BrokerAccount) -> list[LegRe
                 f"internal error in the {account.account.brokerage} adapter",
             )
         return _per_symbol(job, LegResult(account.name, account.account.brokerage, status, detail))
+
+
+def holdings_view(holdings: AccountHoldings) -> dict:
+    """What the positions API shows of a holdings read (plain JSON)."""
+    return {
+        "positions": [asdict(p) for p in holdings.positions],
+        "cash": holdings.cash,
+        "total": holdings.total,
+        "masked_numbers": holdings.masked_numbers,
+        "as_of": to_iso(holdings.as_of),
+    }
 
 
 def _per_symbol(job: Job, result: LegResult) -> list[LegResult]:

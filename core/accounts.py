@@ -80,6 +80,24 @@ class AccountRegistry:
         args = [item for pair in mapping.items() for item in pair]
         return bool(self._update_existing(keys=[keys.account(group, name)], args=args))
 
+    def update_details(self, group: str, name: str, updates: dict[str, Any]) -> bool:
+        """Merge ``updates`` into the account's details (never secrets: masked numbers, holdings)."""
+        account = self.find(group, name)
+        if account is None:
+            return False
+        details = {**account.details, **updates}
+        return bool(
+            self._update_existing(
+                keys=[keys.account(group, name)],
+                args=[
+                    "details",
+                    json.dumps(details, sort_keys=True),
+                    "updated_at",
+                    to_iso(utcnow()),
+                ],
+            )
+        )
+
     def delete(self, group: str, name: str, pipeline=None) -> None:
         pipe = pipeline or self.connection.pipeline()
         pipe.delete(keys.account(group, name))

@@ -122,6 +122,16 @@ def paper_fill_ids(group_name: str, account_name: str) -> str:
     return _key("paper", group_name, account_name, "fill-ids")
 
 
+def brokerage_rate(brokerage: str, window: int) -> str:
+    """Counter of a brokerage's legs started in one rate-limit window."""
+    return _key("rate", brokerage, str(window))
+
+
+def brokerage_slots(brokerage: str) -> str:
+    """Sorted set of the legs of a brokerage running now (member token, score expiry)."""
+    return _key("slots", brokerage)
+
+
 # Operations -----------------------------------------------------------------
 
 

@@ -39,6 +39,8 @@ class Settings:
     autorsa_timeout: float = 300.0  # AUTORSA_TIMEOUT (s), default per brokerage run
     autorsa_timeouts: Mapping[str, float] = field(default_factory=dict)  # AUTORSA_TIMEOUTS
     brokerage_rate_limits: Mapping[str, str] = field(default_factory=dict)  # BROKERAGE_RATE_LIMITS
+    brokerage_concurrency: Mapping[str, int] = field(default_factory=dict)  # BROKERAGE_CONCURRENCY
+    holdings_refresh_seconds: float = 21600.0  # HOLDINGS_REFRESH_SECONDS; 0 turns it off
     influx_url: str = ""  # INFLUX_URL
     influx_token: str = ""  # INFLUX_TOKEN
     influx_org: str = ""  # INFLUX_ORG
@@ -80,7 +82,14 @@ class Settings:
                 k: _parse_float("AUTORSA_TIMEOUTS", k, v)
                 for k, v in _pairs(env, "AUTORSA_TIMEOUTS").items()
             },
-            brokerage_rate_limits=_pairs(env, "BROKERAGE_RATE_LIMITS"),
+            brokerage_rate_limits=_rates(env),
+            brokerage_concurrency={
+                k: int(_parse_float("BROKERAGE_CONCURRENCY", k, v))
+                for k, v in _pairs(env, "BROKERAGE_CONCURRENCY").items()
+            },
+            holdings_refresh_seconds=_number(
+                env, "HOLDINGS_REFRESH_SECONDS", 21600.0, float, minimum=0
+            ),
             influx_url=env.get("INFLUX_URL", ""),
             influx_token=env.get("INFLUX_TOKEN", ""),
             influx_org=env.get("INFLUX_ORG", ""),
@@ -169,6 +178,18 @@ def _pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
             raise ConfigurationError(f"{name} must look like 'chase=600,tradier=60', got {item!r}")
         pairs[key.strip().lower()] = value.strip()
     return pairs
+
+
+def _rates(env: Mapping[str, str]) -> dict[str, str]:
+    from core.throttle import parse_rate
+
+    rates = _pairs(env, "BROKERAGE_RATE_LIMITS")
+    for brokerage, rate in rates.items():
+        try:
+            parse_rate(rate)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"BROKERAGE_RATE_LIMITS: {brokerage}: {exc.message}") from None
+    return rates
 
 
 def _parse_float(name: str, key: str, value: str) -> float:

@@ -39,4 +39,4 @@ redbeat_redis_url = _settings.redis_url
 redbeat_key_prefix = "tf:redbeat"
 redbeat_lock_timeout = 60
 beat_max_loop_interval = 5
-beat_schedule = beat.SCHEDULE
+beat_schedule = beat.schedule(_settings)

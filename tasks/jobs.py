@@ -5,6 +5,8 @@ Each takes ids only (never credentials) and calls into ``tasks.runner``.
 
 from __future__ import annotations
 
+from brokers.autorsa import wipe_state
+from brokers.execution import LegThrottled
 from brokers.execution import run_leg as execute
 from tasks import context, names, routing
 from tasks.celery import app
@@ -62,11 +64,26 @@ def advance_group(group: str) -> None:
     _start(group)
 
 
-@app.task(name=names.RUN_LEG, bind=True, ignore_result=True)
+@app.task(name=names.RUN_LEG, bind=True, ignore_result=True, max_retries=None)
 def run_leg(self, job_id: str, brokerage: str) -> None:
-    """Run one brokerage leg of ``job_id``; a redelivered leg never places orders twice."""
-    execute(context.connection(), context.settings(), job_id, brokerage, task_id=self.request.id)
+    """Run one brokerage leg of ``job_id``; a redelivered leg never places orders twice.
+
+    A leg held back by the brokerage's rate limit or concurrency cap has not
+    started, so it is simply sent again later.
+    """
+    try:
+        execute(
+            context.connection(), context.settings(), job_id, brokerage, task_id=self.request.id
+        )
+    except LegThrottled as throttled:
+        raise self.retry(countdown=throttled.retry_after) from None
     _runner().leg_reported(job_id, brokerage)
+
+
+@app.task(name=names.FORGET_ACCOUNT, ignore_result=True)
+def forget_account(group: str, account: str) -> None:
+    """Wipe a deleted account's AutoRSA state directory (sessions, cookies) on this worker."""
+    wipe_state(context.settings().data_dir, group, account)
 
 
 @app.task(name=names.FINISH_JOB, ignore_result=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from core import keys
+from core.accounts import AccountRegistry
 from core.groups import GroupRegistry
-from core.jobs import JobRegistry
+from core.jobs import JobRegistry, new_job_id
+from core.models import Job, JobKind
 from core.workers import record_heartbeat
 from tasks import context, names, routing
 from tasks.celery import app
@@ -31,3 +33,18 @@ def sweep_groups() -> int:
 def heartbeat(self, hostname: str) -> None:
     """Sent by a worker to its own queue: consuming it proves the worker consumes."""
     record_heartbeat(context.connection(), hostname, [])
+
+
+@app.task(name=names.REFRESH_HOLDINGS, ignore_result=True)
+def refresh_holdings() -> list[str]:
+    """Queue a holdings job for every group with an active real-brokerage account."""
+    connection = context.connection()
+    accounts = AccountRegistry(connection)
+    jobs = JobRegistry(connection)
+    queued = []
+    for group in GroupRegistry(connection).names():
+        if any(a.brokerage != "paper" for a in accounts.active(group)):
+            job = jobs.create(Job(id=new_job_id(), kind=JobKind.HOLDINGS, group=group))
+            app.send_task(names.HOLDINGS, args=[job.id, group], queue=routing.group_queue(group))
+            queued.append(job.id)
+    return queued

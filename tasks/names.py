@@ -8,6 +8,7 @@ ADVANCE_GROUP = "tasks.advance_group"
 RUN_LEG = "tasks.run_leg"
 FINISH_JOB = "tasks.finish_job"
 SWEEP_GROUPS = "tasks.sweep_groups"
+REFRESH_HOLDINGS = "tasks.refresh_holdings"
 HEARTBEAT = "tasks.heartbeat"
 FORGET_ACCOUNT = "tasks.forget_account"
 

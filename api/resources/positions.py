@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from api import deps
 from api.schemas.positions import AccountPositionsSchema
 from brokers.paper import PaperBroker
+from core.models import from_iso
 
 blp = Blueprint("positions", __name__, url_prefix="/api/v1/groups", description="Positions")
 
@@ -27,11 +28,13 @@ class Positions(MethodView):
             if account.brokerage == "paper":
                 views.append(paper.account_holdings(account.name))
             elif account.details.get("holdings"):
+                held = account.details["holdings"]
                 views.append(
                     {
                         "account": account.name,
                         "brokerage": account.brokerage,
-                        **account.details["holdings"],
+                        **held,
+                        "as_of": from_iso(held.get("as_of")),
                     }
                 )
             else:

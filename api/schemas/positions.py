@@ -15,5 +15,6 @@ class AccountPositionsSchema(ma.Schema):
     brokerage = ma.fields.String(required=True)
     cash = ma.fields.String(allow_none=True)
     total = ma.fields.String(allow_none=True)
+    masked_numbers = ma.fields.List(ma.fields.String())
     positions = ma.fields.List(ma.fields.Nested(PositionSchema), required=True)
     as_of = ma.fields.DateTime(allow_none=True)
