@@ -36,7 +36,7 @@ def wanted_queues() -> set[str]:
         routing.group_queue(g) for g in groups if routing.serves_group(g, settings.worker_groups)
     }
     brokerages = settings.worker_brokerages or AUTORSA_BROKERAGES
-    wanted |= {routing.brokerage_queue(b) for b in brokerages}
+    wanted |= {routing.brokerage_queue(b) for b in brokerages if b != routing.NONE}
     return wanted
 
 

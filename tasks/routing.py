@@ -29,7 +29,10 @@ def group_from_queue(queue: str) -> str | None:
     return queue[len(GROUP_PREFIX) :] if queue.startswith(GROUP_PREFIX) else None
 
 
+NONE = "-"  # a shard of "-" serves nothing (a worker only for brokerage legs, or only groups)
+
+
 def serves_group(group: str, shard: Iterable[str]) -> bool:
-    """Whether a worker limited to ``shard`` (names or globs; empty = all) serves ``group``."""
+    """Whether a worker limited to ``shard`` (names or globs; empty = all; ``-`` = none) serves ``group``."""
     patterns = list(shard)
-    return not patterns or any(fnmatchcase(group, p) for p in patterns)
+    return not patterns or any(fnmatchcase(group, p) for p in patterns if p != NONE)
