@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from flask_smorest import Api
 
@@ -16,6 +18,8 @@ from api.resources import (
     positions,
     transactions,
 )
+from api.schemas.common import decimal2properties
+from core import logs
 from core.settings import Settings, get_settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -68,8 +72,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
     )
-    deps.init_app(app, settings or get_settings())
-    api = _Api(app)
+    settings = settings or get_settings()
+    logs.configure(settings, logging.getLogger("api"))
+    deps.init_app(app, settings)
+    api = _Api(app, spec_kwargs={"extra_plugins": [errors.ErrorResponsesPlugin(auth.is_protected)]})
+    api.ma_plugin.converter.add_attribute_function(decimal2properties)
     errors.init_app(app)
     auth.init_app(app)
     cli.init_app(app)

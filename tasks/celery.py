@@ -1,9 +1,18 @@
 """The Celery application: ``celery -A tasks worker|beat|flower|queues``."""
 
-from celery import Celery
+from celery import Celery, signals
+
+from core import logs
+from core.settings import get_settings
 
 app = Celery(
     "tradefleet",
     include=["tasks.jobs", "tasks.maintenance", "tasks.consumers"],
 )
 app.config_from_object("tasks.config")
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _use_our_log_format(logger, **_kwargs) -> None:
+    logs.configure(get_settings(), logger)

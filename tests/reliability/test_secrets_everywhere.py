@@ -183,6 +183,7 @@ def test_no_secret_anywhere_after_every_kind_of_run(api, worker, flower, redis_c
     texts.append(worker.log_text())
 
     auth = ("ops", "watch-it")
+    assert requests.get(f"{flower}/api/tasks", timeout=10).status_code == 401  # basic auth is on
     tasks = requests.get(f"{flower}/api/tasks", auth=auth, timeout=10)
     assert tasks.status_code == 200
     assert any(t.get("name") == "tasks.run_leg" for t in tasks.json().values()), (
