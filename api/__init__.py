@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     Args:
         settings: overrides for tests; by default they are read from the environment.
     """
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # nothing to serve: no public /static route
     app.config.update(
         API_TITLE="tradefleet",
         API_VERSION="v1",

@@ -16,9 +16,14 @@ def init_app(app: Flask) -> None:
     app.before_request(require_api_key)
 
 
+def is_protected(path: str) -> bool:
+    """Whether ``path`` (a request path or an OpenAPI path template) needs an API key."""
+    return path.startswith(PROTECTED_PREFIX) or path in COMPAT_PATHS
+
+
 def require_api_key() -> None:
     """Refuse the request with 401 unless it carries a valid, unrevoked key."""
-    if not (request.path.startswith(PROTECTED_PREFIX) or request.path in COMPAT_PATHS):
+    if not is_protected(request.path):
         return
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     key = key.strip()

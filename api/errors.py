@@ -5,12 +5,16 @@ Every error answers in flask-smorest's shape ``{code, status, message, errors}``
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 
 import redis
+from apispec import BasePlugin
 from flask import Flask, jsonify
 from kombu.exceptions import OperationalError
+from webargs.flaskparser import FlaskParser
 
 from core import errors
 
@@ -67,3 +71,51 @@ def init_app(app: Flask) -> None:
     for exc in (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
         app.register_error_handler(exc, _redis_down)
     app.register_error_handler(OperationalError, _broker_down)
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, with every unreadable JSON body a 400 (not only syntax errors).
+
+    ``json.loads`` raises ``RecursionError`` for deeply nested arrays and a plain
+    ``ValueError`` for integers of more than 4300 digits; webargs only catches
+    ``JSONDecodeError``, so those bodies used to answer 500.
+    """
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            # A non-empty ``doc``: webargs takes an empty one for "no body" and skips the error.
+            raise json.JSONDecodeError("unreadable JSON", type(exc).__name__, 0) from None
+
+
+class ErrorResponsesPlugin(BasePlugin):
+    """Documents, on every operation, the errors this module answers with.
+
+    Every error response gets the ``Error`` body; protected operations can answer
+    401; operations with a body can answer 400 (unreadable JSON) and 413 (over the
+    size limit); any operation can answer 503 when Redis or the broker is down.
+    """
+
+    def __init__(self, protected: Callable[[str], bool]) -> None:
+        self.protected = protected
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        for method, operation in (operations or {}).items():
+            if method == "parameters" or not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            documented = {str(code) for code in responses}
+            statuses = [503]
+            if self.protected(path):
+                statuses.append(401)
+            if "requestBody" in operation:
+                statuses += [400, 413]
+            for status in statuses:
+                if str(status) not in documented:
+                    responses[str(status)] = HTTPStatus(status).name
+            for code, response in responses.items():
+                if str(code).isdigit() and int(code) >= 400 and isinstance(response, dict):
+                    response.setdefault("content", {"application/json": {"schema": "Error"}})

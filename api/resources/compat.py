@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from api import operations
+from api.resources import Blueprint
 from api.resources.accounts import accepted
-from api.schemas.common import StrictSchema
+from api.schemas.common import DecimalNumber, StrictSchema
 from brokers.credentials import BROKERAGES, get_brokerage
 from core.errors import AlreadyExists, InvalidRequest
 from core.quotes import SYMBOL_PATTERN, SYMBOL_RULE
@@ -38,10 +39,8 @@ class DeactivateQuery(ma.Schema):
 class TransactionQuery(ma.Schema):
     group_name = ma.fields.String(required=True)
     action = ma.fields.String(load_default="buy", validate=ma.validate.OneOf(["buy", "sell"]))
-    amount = ma.fields.Decimal(
+    amount = DecimalNumber(
         load_default=1,
-        allow_nan=False,
-        as_string=True,
         validate=ma.validate.Range(min=0, min_inclusive=False, max=1_000_000),
     )
     ticker = ma.fields.String(
@@ -108,6 +107,7 @@ def _canonical_brokerage(name: str) -> str:
 class CreateGroup(MethodView):
     @blp.arguments(GroupQuery, location="query")
     @blp.response(200, description='The text "Group created"')
+    @blp.alt_response(400, description="The group exists")
     def post(self, query):
         """Create a group (old API: 400 when it exists)."""
         try:
@@ -121,6 +121,8 @@ class CreateGroup(MethodView):
 class Activate(MethodView):
     @blp.arguments(ActivationSchema)
     @blp.response(202, OldJobSchema)
+    @blp.alt_response(404, description="No such group")
+    @blp.alt_response(409, description="The account is pending or active, or has another brokerage")
     def post(self, data):
         """Add an account and queue its activation."""
         brokerage = _canonical_brokerage(data["brokerage"])
@@ -144,6 +146,7 @@ class Activate(MethodView):
 class Deactivate(MethodView):
     @blp.arguments(DeactivateQuery, location="query")
     @blp.response(202, OldJobSchema)
+    @blp.alt_response(404, description="No such group or account")
     def post(self, query):
         """Queue an account's deactivation."""
         job = operations.deactivate_account(query["group_name"], query["account_name"])
@@ -154,6 +157,7 @@ class Deactivate(MethodView):
 class Transaction(MethodView):
     @blp.arguments(TransactionQuery, location="query")
     @blp.response(202, OldJobSchema)
+    @blp.alt_response(404, description="No such group")
     def post(self, query):
         """Queue an order (old API default: buy 1 AAPL; here a dry run unless dry_run=false)."""
         order = operations.order_from(

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import deps, operations
+from api.resources import Blueprint
 from api.schemas.groups import GroupCreateSchema, GroupSchema
 from core.models import Group
 from tasks.enqueue import queue_of

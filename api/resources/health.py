@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import deps
+from api.resources import Blueprint
 from core.connection import REDIS_DOWN_ERRORS
 from core.workers import live_workers
 

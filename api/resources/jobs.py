@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, Page
+from flask_smorest import Page
 
 from api import deps
+from api.resources import Blueprint
 from api.schemas.jobs import JobSchema
 
 blp = Blueprint(
@@ -30,12 +31,16 @@ class _GroupJobs:
         return deps.jobs().count_group(self.group)
 
     def __getitem__(self, window: slice):
-        return deps.jobs().list_group(self.group, window.start or 0, window.stop or 0)
+        first = window.start or 0
+        if first >= len(self):  # a page past the end is empty (and may not fit Redis's int64)
+            return []
+        return deps.jobs().list_group(self.group, first, window.stop or 0)
 
 
 @blp.route("/groups/<string:group>/jobs")
 class GroupJobs(MethodView):
     @blp.response(200, JobSchema(many=True))
+    @blp.alt_response(404, description="No such group")
     @blp.paginate(Page)
     def get(self, group):
         """The group's jobs, newest first (paginated: `page`, `page_size`; see `X-Pagination`)."""

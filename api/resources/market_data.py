@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import deps
+from api.resources import Blueprint
 from api.schemas.market_data import QuoteSchema, QuoteUpdateSchema
 from core.quotes import normalise_symbol
 
@@ -16,6 +16,7 @@ blp = Blueprint(
 class QuoteItem(MethodView):
     @blp.response(200, QuoteSchema)
     @blp.alt_response(404, description="No quote for the symbol yet")
+    @blp.alt_response(422, description="The symbol is not a ticker")
     def get(self, symbol):
         """The symbol's last quote."""
         return deps.quotes().get(symbol)

@@ -3,9 +3,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import deps
+from api.resources import Blueprint
 from api.schemas.positions import AccountPositionsSchema
 from brokers.paper import PaperBroker
 from core.models import from_iso
@@ -16,6 +16,7 @@ blp = Blueprint("positions", __name__, url_prefix="/api/v1/groups", description=
 @blp.route("/<string:group>/positions")
 class Positions(MethodView):
     @blp.response(200, AccountPositionsSchema(many=True))
+    @blp.alt_response(404, description="No such group")
     def get(self, group):
         """Positions of every account of the group (paper: live ledger; others: last holdings read)."""
         deps.groups().get(group)

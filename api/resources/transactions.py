@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import operations
+from api.resources import Blueprint
 from api.resources.accounts import accepted
 from api.schemas.common import JobAcceptedSchema
 from api.schemas.transactions import IdempotencyHeaderSchema, TransactionCreateSchema
@@ -38,6 +38,7 @@ class Transactions(MethodView):
 @blp.route("/holdings/refresh")
 class HoldingsRefresh(MethodView):
     @blp.response(202, JobAcceptedSchema)
+    @blp.alt_response(404, description="No such group")
     def post(self, group):
         """Queue a holdings read of every active account."""
         return accepted(operations.refresh_holdings(group))

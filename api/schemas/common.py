@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import marshmallow as ma
 
 from core.models import NAME_PATTERN, NAME_RULE
+
+DECIMAL_STRING = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
 class StrictSchema(ma.Schema):
@@ -27,3 +32,48 @@ class JobAcceptedSchema(ma.Schema):
     job_id = ma.fields.String(required=True)
     status_url = ma.fields.String(required=True)
     state = ma.fields.String(required=True)
+
+
+class DecimalNumber(ma.fields.Decimal):
+    """A finite decimal, sent as a JSON number or a plain decimal string (``"190.00"``).
+
+    It is shown as a string, so nothing is rounded. Strings must be digits with an
+    optional fraction: Python's ``Decimal`` would also read ``"1_000"``, ``" 5 "`` or
+    ``"1e3"``, which the OpenAPI document does not promise.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(allow_nan=False, as_string=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        if isinstance(value, str) and not DECIMAL_STRING.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def decimal2properties(self, field: ma.fields.Field, ret: dict, **_kwargs) -> dict:
+    """OpenAPI for a :class:`DecimalNumber`: a number in its range, or a decimal string.
+
+    An apispec attribute function: apispec alone would write the bounds as strings
+    (the field dumps strings) and drop whether they are exclusive.
+    """
+    if not isinstance(field, DecimalNumber):
+        return {}
+    number: dict = {"type": "number"}
+    for validator in field.validators:
+        if isinstance(validator, ma.validate.Range):
+            if validator.min is not None:
+                number["minimum"] = _json_number(Decimal(validator.min))
+                if not validator.min_inclusive:
+                    number["exclusiveMinimum"] = True
+            if validator.max is not None:
+                number["maximum"] = _json_number(Decimal(validator.max))
+                if not validator.max_inclusive:
+                    number["exclusiveMaximum"] = True
+    for key in ("type", "format", "minimum", "maximum"):
+        ret.pop(key, None)
+    return {"anyOf": [number, {"type": "string", "pattern": DECIMAL_STRING.pattern}]}

@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import StrictSchema
+from api.schemas.common import DecimalNumber, StrictSchema
 from core.quotes import MAX_PRICE
 
 
 class QuoteUpdateSchema(StrictSchema):
-    price = ma.fields.Decimal(
+    price = DecimalNumber(
         required=True,
-        allow_nan=False,
-        as_string=True,
         validate=ma.validate.Range(
             min=0,
             min_inclusive=False,
@@ -24,5 +22,5 @@ class QuoteUpdateSchema(StrictSchema):
 
 class QuoteSchema(ma.Schema):
     symbol = ma.fields.String(required=True)
-    price = ma.fields.Decimal(as_string=True, required=True)
+    price = DecimalNumber(required=True)
     as_of = ma.fields.DateTime(required=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import StrictSchema
+from api.schemas.common import DecimalNumber, StrictSchema
 from brokers.credentials import brokerage_names
 from core.models import NAME_PATTERN, NAME_RULE
 from core.quotes import MAX_PRICE, SYMBOL_PATTERN, SYMBOL_RULE
@@ -23,10 +23,8 @@ class TransactionCreateSchema(StrictSchema):
         validate=ma.validate.Length(min=1, max=MAX_SYMBOLS, error="must list 1 to 20 symbols"),
         metadata={"example": ["AAPL"]},
     )
-    quantity = ma.fields.Decimal(
+    quantity = DecimalNumber(
         required=True,
-        allow_nan=False,
-        as_string=True,
         validate=ma.validate.Range(
             min=0,
             min_inclusive=False,
@@ -43,11 +41,9 @@ class TransactionCreateSchema(StrictSchema):
         load_default="market",
         validate=ma.validate.OneOf(["market", "limit"], error="must be market or limit"),
     )
-    limit_price = ma.fields.Decimal(
+    limit_price = DecimalNumber(
         load_default=None,
         allow_none=True,
-        allow_nan=False,
-        as_string=True,
         validate=ma.validate.Range(
             min=0,
             min_inclusive=False,
