@@ -1,0 +1,570 @@
+"""Load test: many concurrent clients posting orders to many groups, then a correctness audit.
+
+Starts everything it needs on 127.0.0.1 (a private redis-server, gunicorn serving
+``api:create_app()``, two Celery workers), creates ``--groups`` groups with ``--accounts`` paper
+accounts each, and lets ``--clients`` threads post ``POST /api/v1/groups/<g>/transactions``
+(real paper orders, ``dry_run: false``) for ``--duration`` seconds. Then it waits for every
+accepted job and checks: no 5xx, no lost job (every accepted id ends in a terminal state), no
+doubled job (one result per account and symbol; exactly one ledger fill per filled result and
+none otherwise). Same-run baselines (raw ``send_task`` rate from one process, raw task round
+trip) make the figures comparable on a noisy machine. See ``bench/README.md``.
+
+    .venv/bin/python bench/load.py            # 60 s, 200 clients, 20 groups
+    .venv/bin/python bench/load.py --quick    # ~10 s smoke run
+
+Exit status: 0 when every check passes, 1 when one fails, 2 when the system could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import requests  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+
+from tests.services import (  # noqa: E402
+    CeleryWorker,
+    RedisServer,
+    _make_temp_dir,
+    _spawn,
+    _terminate,
+    free_port,
+    wait_until,
+)
+
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+TERMINAL = {"succeeded", "partial", "failed", "unknown"}
+SYMBOL = "BNCH"
+PRICE = "1.00"
+STARTING_CASH = "100000000"
+
+
+@dataclass
+class Sample:
+    status: int  # HTTP status; 0 = the request itself failed (connection, timeout)
+    latency: float  # seconds, HTTP round trip of the POST
+    group: str
+    job_id: str = ""
+    error: str = ""
+
+
+@dataclass
+class Report:
+    config: dict
+    started_at: str
+    figures: dict = field(default_factory=dict)
+    baseline: dict = field(default_factory=dict)
+    checks: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# The system under test ------------------------------------------------------------------
+
+
+class System:
+    """Redis, gunicorn and the Celery workers, stopped in reverse order by :meth:`stop`."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.redis = RedisServer()
+        self.directory = _make_temp_dir("tf-bench-")
+        self.gunicorn: subprocess.Popen | None = None
+        self.workers: list[CeleryWorker] = []
+        self.port = free_port()
+        self.env: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> System:
+        self.redis.start(appendonly=self.args.appendonly)
+        self.env = {
+            "REDIS_URL": self.redis.url,
+            "CELERY_BROKER_URL": self.args.broker_url or self.redis.url,
+            "CELERY_RESULT_BACKEND": self.redis.url,
+            "TRADEFLEET_SECRET_KEY": Fernet.generate_key().decode(),
+            "TRADEFLEET_DATA_DIR": str(self.directory / "data"),
+            "LOG_LEVEL": "WARNING",
+        }
+        # This process sends the baseline tasks: its Celery app must read the same settings.
+        os.environ.update(self.env)
+        for n in range(self.args.workers):
+            worker = CeleryWorker(
+                self.env,
+                concurrency=self.args.worker_concurrency,
+                hostname=f"bench{n}-{uuid.uuid4().hex[:6]}@%h",
+                extra_args=("--loglevel=WARNING",),
+            )
+            self.workers.append(worker.start(wait=False))
+        log = open(self.directory / "gunicorn.log", "ab")  # noqa: SIM115 - lives with the process
+        command = [
+            str(Path(sys.executable).with_name("gunicorn")), "api:create_app()",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--worker-class", "gthread",
+            "--workers", str(self.args.web_workers),
+            "--threads", str(self.args.web_threads),
+            "--backlog", "2048",
+            "--keep-alive", "30",
+            "--timeout", "60",
+        ]  # fmt: skip
+        self.gunicorn = _spawn(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for worker in self.workers:
+            worker.wait_for_log("[queues]", 60)  # the banner; "ready." is INFO, not logged
+        wait_until(self._web_answers, 60, interval=0.2, message="gunicorn did not answer")
+        wait_until(self._workers_live, 60, interval=0.5, message="workers sent no heartbeat")
+        return self
+
+    def _web_answers(self) -> bool:
+        if self.gunicorn is not None and self.gunicorn.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: see {self.directory / 'gunicorn.log'}")
+        try:
+            return requests.get(f"{self.url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def _workers_live(self) -> bool:
+        body = requests.get(f"{self.url}/health", timeout=5).json()
+        return body.get("workers", 0) >= len(self.workers)
+
+    def stop(self) -> None:
+        if self.gunicorn is not None:
+            _terminate(self.gunicorn, timeout=20)
+        for worker in self.workers:
+            worker.stop(timeout=30)
+        self.redis.stop()
+
+
+# Baselines from this process --------------------------------------------------------------
+
+
+def baseline(count: int, round_trips: int) -> dict:
+    """Raw ``send_task`` rate (nobody consumes the queue) and raw task round trips."""
+    from core import keys
+    from core.connection import redis_client
+    from core.settings import get_settings
+    from tasks import names
+    from tasks.celery import app
+
+    queue = f"bench-noop-{uuid.uuid4().hex[:6]}"
+    app.send_task("bench.noop", queue=queue)  # warm up: connection, queue declaration
+    start = time.perf_counter()
+    for _ in range(count):
+        app.send_task("bench.noop", queue=queue)
+    elapsed = time.perf_counter() - start
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_delete(queue)
+
+    # Round trip: the heartbeat task records a key in Redis; poll until it appears.
+    redis = redis_client(get_settings().redis_url)
+    latencies = []
+    for n in range(round_trips):
+        name = f"bench-rt-{uuid.uuid4().hex[:8]}-{n}"
+        started = time.perf_counter()
+        app.send_task(names.HEARTBEAT, args=[name], queue="default")
+        wait_until(lambda name=name: redis.exists(keys.worker_heartbeat(name)), 10, interval=0.0005)
+        latencies.append(time.perf_counter() - started)
+        redis.delete(keys.worker_heartbeat(name))
+    return {
+        "send_task_per_s": count / elapsed,
+        "send_task_count": count,
+        "round_trip_p50_ms": statistics.median(latencies) * 1000,
+        "round_trip_p99_ms": percentile(latencies, 99) * 1000,
+        "round_trip_count": round_trips,
+    }
+
+
+# Setup and load ------------------------------------------------------------------------
+
+
+def make_session(key: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+    session.mount("http://", adapter)
+    return session
+
+
+def wait_job(session: requests.Session, url: str, job_id: str, timeout: float = 60) -> dict:
+    def done():
+        job = session.get(f"{url}/api/v1/jobs/{job_id}", timeout=10).json()
+        return job if job.get("state") in TERMINAL else None
+
+    return wait_until(done, timeout, interval=0.05, message=f"job {job_id} did not finish")
+
+
+def create_groups(url: str, key: str, groups: int, accounts: int) -> list[str]:
+    session = make_session(key)
+    run = uuid.uuid4().hex[:6]
+    names = [f"bench-{run}-{n:03d}" for n in range(groups)]
+    response = session.put(f"{url}/api/v1/market-data/{SYMBOL}", json={"price": PRICE}, timeout=10)
+    response.raise_for_status()
+    activations = []
+    for name in names:
+        session.post(f"{url}/api/v1/groups", json={"name": name}, timeout=10).raise_for_status()
+        for a in range(accounts):
+            response = session.post(
+                f"{url}/api/v1/groups/{name}/accounts",
+                json={
+                    "name": f"a{a}",
+                    "brokerage": "paper",
+                    "credentials": {"starting_cash": STARTING_CASH},
+                },
+                timeout=10,
+            )
+            response.raise_for_status()
+            activations.append(response.json()["job_id"])
+    for job_id in activations:
+        job = wait_job(session, url, job_id)
+        if job["state"] != "succeeded":
+            raise RuntimeError(f"activation {job_id} ended {job['state']}: {job}")
+    return names
+
+
+def unloaded_posts(url: str, key: str, group: str, count: int) -> dict:
+    """One client, one request at a time, before the load: the POST's own service time."""
+    session = make_session(key)
+    order = {"action": "buy", "symbols": [SYMBOL], "quantity": 1, "dry_run": True}
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.post(f"{url}/api/v1/groups/{group}/transactions", json=order, timeout=10)
+        latencies.append(time.perf_counter() - started)
+        response.raise_for_status()
+    return {
+        "unloaded_post_p50_ms": statistics.median(latencies) * 1000,
+        "unloaded_post_p99_ms": percentile(latencies, 99) * 1000,
+        "unloaded_post_count": count,
+    }
+
+
+def hammer(url: str, key: str, groups: list[str], clients: int, duration: float, limit: int):
+    """``clients`` threads post orders until ``duration`` s pass or ``limit`` requests are sent."""
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    budget = iter(range(limit))
+    budget_lock = threading.Lock()
+    start_line = threading.Barrier(clients + 1)
+    order = {"action": "buy", "symbols": [SYMBOL], "quantity": 1, "dry_run": False}
+    deadline = 0.0
+
+    def client(n: int) -> None:
+        session = make_session(key)
+        mine: list[Sample] = []
+        start_line.wait()
+        i = 0
+        while time.monotonic() < deadline:
+            with budget_lock:
+                if next(budget, None) is None:
+                    break
+            group = groups[(n + i) % len(groups)]
+            i += 1
+            started = time.perf_counter()
+            try:
+                response = session.post(
+                    f"{url}/api/v1/groups/{group}/transactions", json=order, timeout=30
+                )
+            except requests.RequestException as exc:
+                mine.append(Sample(0, time.perf_counter() - started, group, error=repr(exc)))
+                continue
+            latency = time.perf_counter() - started
+            job_id = ""
+            if response.status_code == 202:
+                job_id = response.json().get("job_id", "")
+            mine.append(
+                Sample(response.status_code, latency, group, job_id, response.text[:200])
+                if response.status_code != 202
+                else Sample(202, latency, group, job_id)
+            )
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + duration
+    start_line.wait()
+    began = time.monotonic()
+    for thread in threads:
+        thread.join(duration + 60)
+    return samples, time.monotonic() - began
+
+
+# Audit -----------------------------------------------------------------------------------
+
+
+def wait_drained(redis, groups: list[str], timeout: float) -> float:
+    """Wait until no group has a pending job; return the seconds waited."""
+    from core import keys
+
+    started = time.monotonic()
+
+    def drained():
+        with redis.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.llen(keys.group_pending(group))
+            return not any(pipe.execute())
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(drained, timeout, interval=0.25)
+    return time.monotonic() - started
+
+
+def audit(redis, samples: list[Sample], groups: list[str], accounts: int, report: Report) -> None:
+    from core import keys
+    from core.errors import NotFound
+    from core.jobs import JobRegistry
+
+    problems = report.problems
+    statuses = collections.Counter(s.status for s in samples)
+    five_xx = sum(n for status, n in statuses.items() if status >= 500)
+    failed_requests = statuses.get(0, 0)
+    other = {s: n for s, n in statuses.items() if s not in (202, 0) and s < 500}
+    report.checks["http_statuses"] = {str(s): n for s, n in sorted(statuses.items())}
+    if five_xx:
+        examples = [s.error for s in samples if s.status >= 500][:3]
+        problems.append(f"{five_xx} responses were 5xx, e.g. {examples}")
+    if failed_requests:
+        examples = [s.error for s in samples if s.status == 0][:3]
+        problems.append(f"{failed_requests} requests got no answer, e.g. {examples}")
+    if other:
+        problems.append(f"unexpected statuses {other}")
+
+    accepted = [s for s in samples if s.status == 202]
+    ids = [s.job_id for s in accepted]
+    if len(set(ids)) != len(ids):
+        problems.append(f"{len(ids) - len(set(ids))} job ids were handed out twice")
+    jobs_registry = JobRegistry(redis)
+    expected_keys = {(f"a{a}", SYMBOL) for a in range(accounts)}
+    states: collections.Counter = collections.Counter()
+    lost, doubled, wrong = [], [], []
+    filled: set[tuple[str, str, str]] = set()  # (group, account, job)
+    created, finished = [], []
+    for sample in accepted:
+        try:
+            job = jobs_registry.fetch(sample.job_id)
+        except NotFound:
+            lost.append(sample.job_id)
+            continue
+        states[job.state.value] += 1
+        if job.state.value not in TERMINAL:
+            lost.append(sample.job_id)
+            continue
+        seen = collections.Counter((r.account, r.symbol) for r in job.results)
+        if any(n > 1 for n in seen.values()):
+            doubled.append(sample.job_id)
+        elif set(seen) != expected_keys:
+            wrong.append(sample.job_id)
+        for result in job.results:
+            if result.status.value == "filled":
+                filled.add((job.group, result.account, job.id))
+        created.append(job.created_at)
+        if job.finished_at:
+            finished.append(job.finished_at)
+    report.checks["job_states"] = dict(states)
+    report.checks["jobs_accepted"] = len(accepted)
+    report.checks["jobs_lost"] = len(lost)
+    report.checks["jobs_with_doubled_results"] = len(doubled)
+    report.checks["jobs_with_missing_results"] = len(wrong)
+    if lost:
+        problems.append(f"{len(lost)} accepted jobs never reached a terminal state: {lost[:5]}")
+    if doubled:
+        problems.append(f"{len(doubled)} jobs have two results for one account/symbol")
+    if wrong:
+        problems.append(f"{len(wrong)} jobs lack a result for some account/symbol: {wrong[:5]}")
+    not_succeeded = sum(n for state, n in states.items() if state != "succeeded")
+    if not_succeeded:
+        problems.append(f"{not_succeeded} jobs did not succeed: {dict(states)}")
+
+    # Ledgers: exactly one fill per filled (job, account, symbol), none for anything else.
+    ledger: collections.Counter = collections.Counter()
+    for group in groups:
+        for a in range(accounts):
+            for raw in redis.lrange(keys.paper_fills(group, f"a{a}"), 0, -1):
+                fill = json.loads(raw)
+                ledger[(group, f"a{a}", fill["job_id"])] += 1
+    twice = [k for k, n in ledger.items() if n > 1]
+    unreported = [k for k in ledger if k not in filled]
+    missing = [k for k in filled if ledger[k] != 1]
+    report.checks["ledger_fills"] = sum(ledger.values())
+    report.checks["ledger_fills_doubled"] = len(twice)
+    report.checks["ledger_fills_without_filled_result"] = len(unreported)
+    report.checks["filled_results_without_fill"] = len(missing)
+    if twice:
+        problems.append(f"{len(twice)} (job, account) pairs were filled twice: {twice[:3]}")
+    if unreported:
+        problems.append(f"{len(unreported)} ledger fills have no filled result: {unreported[:3]}")
+    if missing:
+        problems.append(f"{len(missing)} filled results have no ledger fill: {missing[:3]}")
+    if created and finished:
+        span = (max(finished) - min(created)).total_seconds()
+        report.figures["jobs_completed"] = len(finished)
+        report.figures["jobs_completed_per_s"] = len(finished) / span if span > 0 else 0.0
+        report.figures["first_created_to_last_finished_s"] = span
+
+
+# Main --------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (60)")
+    parser.add_argument("--clients", type=int, default=200, help="concurrent clients (200)")
+    parser.add_argument("--groups", type=int, default=20, help="groups (20)")
+    parser.add_argument("--accounts", type=int, default=2, help="paper accounts per group (2)")
+    parser.add_argument(
+        "--max-requests", type=int, default=200_000, help="stop after this many POSTs (200000)"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 10 s, light baselines")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (2)")
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size each (2)")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (4)")
+    parser.add_argument("--web-threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--broker-url", default="", help="Celery broker (default: the private Redis)"
+    )
+    parser.add_argument("--appendonly", action="store_true", help="Redis with AOF, as in prod")
+    parser.add_argument("--drain-timeout", type=float, default=600.0, help="seconds to finish")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration = min(args.duration, 10.0)
+    return args
+
+
+def print_table(report: Report) -> None:
+    f, b = report.figures, report.baseline
+    rows = [
+        ("requests/s (POST, all statuses)", f"{f.get('requests_per_s', 0):.1f}"),
+        ("requests sent / accepted (202)", f"{f.get('requests')} / {f.get('accepted')}"),
+        ("enqueue latency p50 (HTTP POST)", f"{f.get('latency_p50_ms', 0):.1f} ms"),
+        ("enqueue latency p99 (HTTP POST)", f"{f.get('latency_p99_ms', 0):.1f} ms"),
+        ("jobs completed/s", f"{f.get('jobs_completed_per_s', 0):.1f}"),
+        ("drain after load ended", f"{f.get('drain_after_load_s', 0):.1f} s"),
+        ("baseline: raw send_task/s (1 process)", f"{b.get('send_task_per_s', 0):.0f}"),
+        ("baseline: raw task round trip p50", f"{b.get('round_trip_p50_ms', 0):.2f} ms"),
+        ("baseline: raw task round trip p99", f"{b.get('round_trip_p99_ms', 0):.2f} ms"),
+        ("baseline: POST p50, 1 client, unloaded", f"{b.get('unloaded_post_p50_ms', 0):.1f} ms"),
+        ("API requests/s ÷ raw send_task/s", f"{f.get('ratio_rps_to_send_task', 0):.3f}"),
+        ("POST p50 ÷ raw round trip p50", f"{f.get('ratio_p50_to_round_trip', 0):.1f}"),
+        ("clients ÷ requests/s (Little's law)", f"{f.get('queueing_latency_ms', 0):.0f} ms"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    print()
+    for name, value in report.checks.items():
+        print(f"  check {name}: {value}")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = Report(
+        config={k: v for k, v in vars(args).items() if k != "broker_url"}
+        | {"broker": (args.broker_url.split("://")[0] if args.broker_url else "redis")},
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    system = System(args)
+    try:
+        web = f"{args.web_workers}x{args.web_threads}"
+        print(f"starting redis, gunicorn ({web}), {args.workers} workers ...", flush=True)
+        try:
+            system.start()
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"load: could not start the system: {exc}", file=sys.stderr)
+            return 2
+        from core.apikeys import ApiKeyStore
+        from core.connection import redis_client
+
+        redis = redis_client(system.redis.url)
+        key = ApiKeyStore(redis).create("bench", replace=True)
+
+        quick = args.quick
+        print("baseline ...", flush=True)
+        report.baseline = baseline(
+            count=2000 if quick else 10000, round_trips=100 if quick else 500
+        )
+        print(f"creating {args.groups} groups x {args.accounts} paper accounts ...", flush=True)
+        groups = create_groups(system.url, key, args.groups, args.accounts)
+        report.baseline |= unloaded_posts(system.url, key, groups[0], 50 if quick else 200)
+
+        print(f"load: {args.clients} clients for {args.duration:.0f} s ...", flush=True)
+        load_started = time.monotonic()
+        samples, elapsed = hammer(
+            system.url, key, groups, args.clients, args.duration, args.max_requests
+        )
+        print(f"waiting for the jobs ({len(samples)} requests) ...", flush=True)
+        drain = wait_drained(redis, groups, args.drain_timeout)
+        latencies = [s.latency for s in samples if s.status]
+        accepted = [s for s in samples if s.status == 202]
+        report.figures.update(
+            {
+                "requests": len(samples),
+                "accepted": len(accepted),
+                "load_seconds": elapsed,
+                "requests_per_s": len(samples) / elapsed if elapsed else 0.0,
+                "latency_p50_ms": percentile(latencies, 50) * 1000,
+                "latency_p90_ms": percentile(latencies, 90) * 1000,
+                "latency_p99_ms": percentile(latencies, 99) * 1000,
+                "latency_max_ms": max(latencies, default=0.0) * 1000,
+                "drain_after_load_s": drain,
+                "load_start_to_drained_s": time.monotonic() - load_started,
+            }
+        )
+        audit(redis, samples, groups, args.accounts, report)
+        f, b = report.figures, report.baseline
+        f["ratio_rps_to_send_task"] = f["requests_per_s"] / b["send_task_per_s"]
+        f["ratio_p50_to_round_trip"] = f["latency_p50_ms"] / b["round_trip_p50_ms"]
+        # Little's law: the latency closed-loop clients must see at this throughput.
+        f["queueing_latency_ms"] = args.clients / f["requests_per_s"] * 1000
+    finally:
+        system.stop()
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = RESULTS_DIR / f"load-{stamp}.json"
+    path.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
+    print_table(report)
+    print(f"results: {path.relative_to(REPO_ROOT)}")
+    if report.problems:
+        print("FAILED:", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
