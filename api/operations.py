@@ -25,6 +25,7 @@ from core.models import (
     OrderType,
     is_valid_name,
 )
+from core.retries import retry_orders
 from tasks import enqueue
 
 
@@ -115,6 +116,25 @@ def submit_transaction(
         if first is not None:
             return deps.jobs().fetch(first), False
     return _enqueue(job), True
+
+
+def retry_job(job_id: str, statuses, *, checked_brokerage: bool) -> list[Job]:
+    """Queue new orders for the results of ``job_id`` that did not succeed (see core.retries).
+
+    Raises:
+        NotFound: no such job.
+        InvalidRequest: unknown results without ``checked_brokerage``.
+        Conflict: not a finished order, nothing to retry, or retried already.
+    """
+    job = deps.jobs().fetch(job_id)
+    orders = retry_orders(job, statuses, checked_brokerage=checked_brokerage)
+    retries = [
+        Job(id=new_job_id(), kind=JobKind.TRANSACTION, group=job.group, order=o) for o in orders
+    ]
+    first = deps.jobs().claim_retry(job_id, [r.id for r in retries])
+    if first is not None:
+        raise Conflict(f"job {job_id} was retried already by job(s) {first}: retry those instead")
+    return [_enqueue(r) for r in retries]
 
 
 def refresh_holdings(group: str) -> Job:

@@ -48,6 +48,16 @@ class JobRegistry:
             return None
         return self.connection.get(key)
 
+    def claim_retry(self, job_id: str, retry_ids: list[str]) -> str | None:
+        """Note that ``job_id`` is retried by ``retry_ids``.
+
+        Returns:
+            None when this is the first retry, else the ids of the earlier retry.
+        """
+        if self.connection.hsetnx(keys.job(job_id), "retried_by", ",".join(retry_ids)):
+            return None
+        return self.connection.hget(keys.job(job_id), "retried_by")
+
     def mark_running(self, job_id: str) -> None:
         self.connection.hset(
             keys.job(job_id),

@@ -3,9 +3,11 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Page
 
-from api import deps
+from api import deps, operations
 from api.resources import Blueprint
-from api.schemas.jobs import JobSchema
+from api.resources.accounts import accepted
+from api.schemas.jobs import JobSchema, RetryAcceptedSchema, RetrySchema
+from core.models import ResultStatus
 
 blp = Blueprint(
     "jobs", __name__, url_prefix="/api/v1", description="Jobs and their per-account results"
@@ -19,6 +21,28 @@ class JobItem(MethodView):
     def get(self, job_id):
         """A job with every account's outcome."""
         return deps.jobs().fetch(job_id)
+
+
+@blp.route("/jobs/<string:job_id>/retry")
+class JobRetry(MethodView):
+    @blp.arguments(RetrySchema)
+    @blp.response(202, RetryAcceptedSchema)
+    @blp.alt_response(404, description="No such job")
+    @blp.alt_response(409, description="Not a finished order, already retried, or nothing to retry")
+    def post(self, data, job_id):
+        """Re-run only the orders of a finished job that did not succeed.
+
+        By default `failed` results (nothing was placed) are retried. `unknown`
+        results may already have been placed: retry them only after checking the
+        brokerage, with `"checked_brokerage": true`. A job is retried once; retry
+        the new jobs if needed.
+        """
+        jobs = operations.retry_job(
+            job_id,
+            tuple(ResultStatus(s) for s in data["statuses"]),
+            checked_brokerage=data["checked_brokerage"],
+        )
+        return {"jobs": [accepted(job) for job in jobs]}
 
 
 class _GroupJobs:

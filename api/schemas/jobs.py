@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from api.schemas.common import JobAcceptedSchema, StrictSchema
+
 
 class ResultSchema(ma.Schema):
     account = ma.fields.String(required=True)
@@ -26,3 +28,26 @@ class JobSchema(ma.Schema):
     created_at = ma.fields.DateTime(required=True)
     started_at = ma.fields.DateTime(allow_none=True)
     finished_at = ma.fields.DateTime(allow_none=True)
+
+
+class RetrySchema(StrictSchema):
+    statuses = ma.fields.List(
+        ma.fields.String(
+            validate=ma.validate.OneOf(
+                ["failed", "unknown", "rejected"], error="must be failed, unknown or rejected"
+            )
+        ),
+        load_default=lambda: ["failed"],
+        validate=ma.validate.Length(min=1, max=3, error="must list 1 to 3 statuses"),
+        metadata={"description": "which results to retry (default: failed)"},
+    )
+    checked_brokerage = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "required true to retry unknown results: you checked the brokerage"
+        },
+    )
+
+
+class RetryAcceptedSchema(ma.Schema):
+    jobs = ma.fields.List(ma.fields.Nested(JobAcceptedSchema), required=True)

@@ -199,3 +199,27 @@ def test_quote_get_put_and_validation(api):
     assert api.get("/api/v1/market-data/QQQ").json()["price"] == "401.25"
     assert api.get("/api/v1/market-data/NEVERSET").status_code == 404
     assert api.put("/api/v1/market-data/bad symbol", json={"price": "1"}).status_code == 422
+
+
+def test_retry_reruns_only_what_did_not_succeed_and_only_once(api):
+    group = api.create_group()
+    api.set_quote("RTY", "100")
+    api.add_paper_account(group, "rich", cash="1000")
+    api.add_paper_account(group, "poor", cash="50")
+    job = api.order(group, action="buy", symbols=["RTY"], quantity=1, dry_run=False)
+    assert job["state"] == "partial"
+
+    retry = api.post(f"/api/v1/jobs/{job['id']}/retry", json={"statuses": ["rejected"]})
+    assert retry.status_code == 202, retry.text
+    (accepted,) = retry.json()["jobs"]
+    again = api.wait_job(accepted["job_id"])
+    assert again["order"]["accounts"] == ["poor"]
+    assert [(r["account"], r["status"]) for r in again["results"]] == [("poor", "rejected")]
+
+    twice = api.post(f"/api/v1/jobs/{job['id']}/retry", json={"statuses": ["rejected"]})
+    assert twice.status_code == 409 and "retried already" in twice.json()["message"]
+    unchecked = api.post(f"/api/v1/jobs/{again['id']}/retry", json={"statuses": ["unknown"]})
+    assert unchecked.status_code == 422
+    assert "checked_brokerage" in unchecked.json()["errors"]["json"]
+    nothing = api.post(f"/api/v1/jobs/{again['id']}/retry", json={})
+    assert nothing.status_code == 409 and "no failed results" in nothing.json()["message"]
