@@ -8,6 +8,7 @@ from decimal import Decimal
 import marshmallow as ma
 
 from core.models import NAME_PATTERN, NAME_RULE
+from core.quotes import MAX_PRICE
 
 DECIMAL_STRING = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
@@ -77,3 +78,17 @@ def decimal2properties(self, field: ma.fields.Field, ret: dict, **_kwargs) -> di
     for key in ("type", "format", "minimum", "maximum"):
         ret.pop(key, None)
     return {"anyOf": [number, {"type": "string", "pattern": DECIMAL_STRING.pattern}]}
+
+
+def price_field(**kwargs) -> DecimalNumber:
+    """A price: a positive decimal below ``core.quotes.MAX_PRICE``."""
+    return DecimalNumber(
+        validate=ma.validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_PRICE,
+            max_inclusive=False,
+            error=f"must be a positive number below {MAX_PRICE}",
+        ),
+        **kwargs,
+    )

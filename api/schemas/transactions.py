@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import DecimalNumber, StrictSchema
+from api.schemas.common import DecimalNumber, StrictSchema, price_field
 from brokers.credentials import brokerage_names
 from core.models import NAME_PATTERN, NAME_RULE
-from core.quotes import MAX_PRICE, SYMBOL_PATTERN, SYMBOL_RULE
+from core.quotes import SYMBOL_PATTERN, SYMBOL_RULE
 
 MAX_QUANTITY = 1_000_000
 MAX_SYMBOLS = 20
@@ -41,17 +41,7 @@ class TransactionCreateSchema(StrictSchema):
         load_default="market",
         validate=ma.validate.OneOf(["market", "limit"], error="must be market or limit"),
     )
-    limit_price = DecimalNumber(
-        load_default=None,
-        allow_none=True,
-        validate=ma.validate.Range(
-            min=0,
-            min_inclusive=False,
-            max=MAX_PRICE,
-            max_inclusive=False,
-            error=f"must be a positive number below {MAX_PRICE}",
-        ),
-    )
+    limit_price = price_field(load_default=None, allow_none=True)
     brokerages = ma.fields.List(
         ma.fields.String(
             validate=ma.validate.OneOf(brokerage_names(), error="must be one of: {choices}")
