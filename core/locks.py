@@ -56,6 +56,18 @@ class Mutex:
         self.connection.eval(_RELEASE, 1, self.key, self.token)
         self.held = False
 
+    def owned(self) -> bool:
+        """Whether this holder still owns the key (False once it expired or was taken over).
+
+        A holder doing a series of steps checks this before each one: a mutex can expire
+        under a live holder (Redis away for longer than ``ttl``), and then someone else
+        may already be running the same steps.
+        """
+        if not self.held:
+            return False
+        value = self.connection.get(self.key)
+        return value in (self.token, self.token.encode())
+
     def _renew_until_released(self) -> None:
         interval = self.ttl_ms / 3000
         while not self._stop.wait(interval):

@@ -1,15 +1,21 @@
-"""The periodic schedule (run by exactly one `celery beat` at a time: RedBeat holds a lock)."""
+"""The periodic schedule (one `celery beat` schedules at a time: see ``tasks.scheduler``)."""
+
+from __future__ import annotations
 
 from core.settings import Settings
 from tasks import names
 
+# The sweeper resumes a group whose mutex holder died: soon after its mutex expires.
+SWEEP_INTERVAL_SECONDS = 5.0
+
 
 def schedule(settings: Settings) -> dict:
+    """The beat schedule (``beat_schedule``)."""
     entries = {
         "sweep-groups": {
             "task": names.SWEEP_GROUPS,
-            "schedule": 15.0,
-            "options": {"queue": "default", "expires": 15.0},
+            "schedule": SWEEP_INTERVAL_SECONDS,
+            "options": {"queue": "default", "expires": SWEEP_INTERVAL_SECONDS},
         },
     }
     if settings.holdings_refresh_seconds:

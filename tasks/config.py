@@ -15,7 +15,17 @@ broker_connection_retry_on_startup = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-# A message not acknowledged within this time is redelivered: longer than any leg.
+# When the broker connection drops, running tasks finish (should their messages come back,
+# they find the group mutex or the leg's claim) rather than being killed mid-order; this is
+# Celery 5's default, pinned here because Celery 6 changes it.
+worker_cancel_long_running_tasks_on_connection_loss = False
+# Redis broker: a message not acknowledged within this time is redelivered: longer than
+# any task (a leg, or a group task draining a backlog).
+# RabbitMQ (amqp://) ignores it: an unacknowledged message comes back as soon as its
+# consumer's connection closes (worker killed or cut off), never because time passed. Its
+# limit is the server's `consumer_timeout` (default 30 min): a delivery unacknowledged for
+# longer makes RabbitMQ close the worker's channel and requeue every message on it. Set it
+# above TRADEFLEET_VISIBILITY_TIMEOUT in rabbitmq.conf (`consumer_timeout = 7200000`, ms).
 broker_transport_options = {"visibility_timeout": _settings.visibility_timeout}
 result_backend_transport_options = {"visibility_timeout": _settings.visibility_timeout}
 
@@ -34,7 +44,7 @@ task_send_sent_event = True
 worker_hijack_root_logger = False
 worker_redirect_stdouts = False
 
-beat_scheduler = "redbeat.RedBeatScheduler"
+beat_scheduler = "tasks.scheduler:Scheduler"
 redbeat_redis_url = _settings.redis_url
 redbeat_key_prefix = "tf:redbeat"
 redbeat_lock_timeout = 60

@@ -19,6 +19,7 @@ def _runner() -> GroupRunner:
         context.settings(),
         dispatch_leg=_send_leg,
         dispatch_finish=_send_finish,
+        dispatch_advance=_send_advance,
     )
 
 
@@ -28,6 +29,10 @@ def _send_leg(job_id: str, group: str, brokerage: str) -> None:
 
 def _send_finish(job_id: str, group: str) -> None:
     app.send_task(names.FINISH_JOB, args=[job_id], queue=routing.group_queue(group))
+
+
+def _send_advance(group: str) -> None:
+    app.send_task(names.ADVANCE_GROUP, args=[group], queue=routing.group_queue(group))
 
 
 def _start(group: str) -> None:

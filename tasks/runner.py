@@ -6,6 +6,14 @@ finds the mutex held simply returns, because the holder will reach its job
 (it re-checks the list after releasing, and the beat sweeper covers a holder
 that died). So no task waits, polls or loses its place.
 
+A task drains for at most ``DRAIN_BUDGET_SECONDS`` (it always finishes the job in
+hand), then hands the group on by sending ``advance_group`` to the group's queue.
+Tasks stay short, so a worker's warm shutdown (SIGTERM) finishes the job in hand
+and exits instead of draining the whole group while its stop grace period runs
+out. A holder also checks that it still owns the mutex before each job: a mutex
+that expired under it (Redis away longer than its TTL) may already be another
+worker's, and two holders would break the group's order.
+
 A job's legs are fixed when it starts (``Job.legs``). Legs that touch only
 Redis (paper) run inline here; legs that call out go to ``brokerage.<name>``
 queues, and the job stays at the head of the list, blocking the group, until
@@ -17,6 +25,7 @@ This module knows nothing of Celery: it is handed two ``dispatch`` callables.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -34,7 +43,10 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_SECONDS = 30.0
+LOCK_TTL_SECONDS = 10.0
+# How long one task runs a group's jobs before handing the group on (it always
+# finishes the job in hand first).
+DRAIN_BUDGET_SECONDS = 2.0
 
 
 class GroupRunner:
@@ -45,11 +57,15 @@ class GroupRunner:
         *,
         dispatch_leg: Callable[[str, str, str], None],
         dispatch_finish: Callable[[str, str], None],
+        dispatch_advance: Callable[[str], None],
+        drain_budget: float = DRAIN_BUDGET_SECONDS,
     ) -> None:
         """
         Args:
             dispatch_leg: ``(job_id, group, brokerage)``: send a leg to its brokerage queue.
             dispatch_finish: ``(job_id, group)``: send the job's finishing step to its group queue.
+            dispatch_advance: ``(group)``: send ``advance_group`` to the group's queue.
+            drain_budget: seconds one call of :meth:`advance` runs jobs before handing on.
         """
         self.connection = connection
         self.settings = settings
@@ -57,16 +73,27 @@ class GroupRunner:
         self.accounts = AccountRegistry(connection)
         self.dispatch_leg = dispatch_leg
         self.dispatch_finish = dispatch_finish
+        self.dispatch_advance = dispatch_advance
+        self.drain_budget = drain_budget
 
     def advance(self, group: str) -> None:
-        """Run the group's pending jobs until none is left or one waits on its legs."""
+        """Run the group's pending jobs until none is left, one waits on its legs, or the
+        drain budget is spent (then the group is handed on through its queue)."""
+        deadline = time.monotonic() + self.drain_budget
         while True:
-            with Mutex(self.connection, keys.group_lock(group), ttl=LOCK_TTL_SECONDS) as held:
+            mutex = Mutex(self.connection, keys.group_lock(group), ttl=LOCK_TTL_SECONDS)
+            with mutex as held:
                 if not held:
                     return  # another worker is advancing this group and will reach our job
-                self._drain(group)
+                stopped = self._drain(group, mutex, deadline)
+            if stopped == "lost":
+                return  # whoever holds the mutex now goes on with the group
             # A job appended while we were releasing saw the mutex held and left it to us.
             if not self._head_is_runnable(group):
+                return
+            if stopped == "budget" or time.monotonic() >= deadline:
+                log.info("group %s: handing on after %.1fs", group, self.drain_budget)
+                self.dispatch_advance(group)
                 return
 
     def leg_reported(self, job_id: str, brokerage: str) -> None:
@@ -83,8 +110,15 @@ class GroupRunner:
             self.jobs.finish(job_id)
         self.advance(job.group)
 
-    def _drain(self, group: str) -> None:
+    def _drain(self, group: str, mutex: Mutex, deadline: float) -> str:
+        """Run jobs from the head; returns why it stopped: ``done``, ``budget`` or ``lost``."""
+        ran = False
         while (job_id := self.jobs.head(group)) is not None:
+            if ran and time.monotonic() >= deadline:
+                return "budget"
+            if not mutex.owned():
+                log.warning("group %s: mutex expired under its holder; stopping here", group)
+                return "lost"
             try:
                 job = self.jobs.fetch(job_id)
             except NotFound:
@@ -92,10 +126,12 @@ class GroupRunner:
                 continue
             if not job.state.is_terminal:
                 if job.state is JobState.RUNNING and job.legs_outstanding:
-                    return  # waiting for brokerage legs; the last one sends finish_job
+                    return "done"  # waiting for brokerage legs; the last one sends finish_job
+                ran = True
                 if not self._run(job):
-                    return
+                    return "done"
             self.jobs.remove_pending(group, job_id)
+        return "done"
 
     def _head_is_runnable(self, group: str) -> bool:
         job_id = self.jobs.head(group)

@@ -89,7 +89,7 @@ def flower(worker):
             f"--port={port}",
             "--address=127.0.0.1",
             "--basic-auth=ops:watch-it",
-        ],  # fmt: skip
+        ],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
