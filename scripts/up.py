@@ -208,6 +208,7 @@ def print_banner(env: dict[str, str], api_key: str) -> None:
         ("Redis", env["REDIS_URL"]),
         ("Dev API key", api_key),
         ("Try", f'curl -H "Authorization: Bearer {api_key}" {api}/api/v1/groups'),
+        ("Operate", "set -a; . var/up.env; set +a; .venv/bin/celery -A tasks queues"),
     ]
     width = max(len(label) for label, _ in rows)
     rule = "=" * 72
@@ -215,6 +216,27 @@ def print_banner(env: dict[str, str], api_key: str) -> None:
     for label, value in rows:
         print(f" {label:<{width}}  {value}")
     print(f"{rule}\n", flush=True)
+
+
+# What an operator's shell needs to reach this system (celery -A tasks queues, flask keys).
+OPERATOR_ENV = VAR / "up.env"
+OPERATOR_SETTINGS = (
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+    "TRADEFLEET_SECRET_KEY",
+    "TRADEFLEET_DATA_DIR",
+    "FLOWER_BASIC_AUTH",
+)
+
+
+def write_operator_env(env: dict[str, str]) -> None:
+    """Write the settings this run filled in to var/up.env (0600), for operator shells."""
+    lines = [f"{name}={env[name]}" for name in OPERATOR_SETTINGS if env.get(name)]
+    OPERATOR_ENV.unlink(missing_ok=True)
+    fd = os.open(OPERATOR_ENV, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write("\n".join(lines) + "\n")
 
 
 def find_honcho() -> str:
@@ -281,11 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     redis = None if env.get("REDIS_URL") else start_embedded_redis(env, taken=ports)
     try:
         api_key = create_dev_api_key(env)
+        write_operator_env(env)
         print_banner(env, api_key)
         if args.check:
             return 0
         return run_honcho(env, args.exit_after)
     finally:
+        OPERATOR_ENV.unlink(missing_ok=True)
         if redis is not None:
             stop_process(redis)
             print("up: embedded Redis stopped", flush=True)
