@@ -26,7 +26,13 @@ worker_cancel_long_running_tasks_on_connection_loss = False
 # limit is the server's `consumer_timeout` (default 30 min): a delivery unacknowledged for
 # longer makes RabbitMQ close the worker's channel and requeue every message on it. Set it
 # above TRADEFLEET_VISIBILITY_TIMEOUT in rabbitmq.conf (`consumer_timeout = 7200000`, ms).
-broker_transport_options = {"visibility_timeout": _settings.visibility_timeout}
+# kombu looks for messages past their visibility timeout every 10 s, but by default scans
+# only every 10th time: a killed worker's messages would wait up to 100 s beyond it.
+broker_transport_options = {
+    "visibility_timeout": _settings.visibility_timeout,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 result_backend_transport_options = {"visibility_timeout": _settings.visibility_timeout}
 
 task_serializer = "json"

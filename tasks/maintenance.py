@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from core import keys
 from core.accounts import AccountRegistry
+from core.errors import NotFound
 from core.groups import GroupRegistry
 from core.jobs import JobRegistry, new_job_id
-from core.models import Job, JobKind
+from core.models import Job, JobKind, JobState
 from core.workers import record_heartbeat
 from tasks import context, names, routing
 from tasks.celery import app
@@ -17,16 +18,32 @@ def sweep_groups() -> int:
     """Nudge groups that have pending jobs but nobody advancing them.
 
     Covers a worker that died holding a group's mutex: once the mutex expires,
-    the nudge resumes the group. Returns how many groups were nudged.
+    the nudge resumes the group. A group whose head job waits on brokerage legs
+    is left alone: the last leg to report moves it on (a lost leg comes back
+    through the broker's redelivery, not through a nudge). Returns how many
+    groups were nudged.
     """
     connection = context.connection()
     jobs = JobRegistry(connection)
     nudged = 0
     for group in GroupRegistry(connection).names():
-        if jobs.head(group) and not connection.exists(keys.group_lock(group)):
+        head = jobs.head(group)
+        if (
+            head
+            and not connection.exists(keys.group_lock(group))
+            and not _waits_on_legs(jobs, head)
+        ):
             app.send_task(names.ADVANCE_GROUP, args=[group], queue=routing.group_queue(group))
             nudged += 1
     return nudged
+
+
+def _waits_on_legs(jobs: JobRegistry, job_id: str) -> bool:
+    try:
+        job = jobs.fetch(job_id)
+    except NotFound:
+        return False
+    return job.state is JobState.RUNNING and job.legs_outstanding > 0
 
 
 @app.task(name=names.HEARTBEAT, bind=True, ignore_result=True, expires=30)
