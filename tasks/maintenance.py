@@ -9,7 +9,7 @@ from core.groups import GroupRegistry
 from core.jobs import JobRegistry, new_job_id
 from core.models import Job, JobKind, JobState
 from core.workers import record_heartbeat
-from tasks import context, names, routing
+from tasks import context, enqueue, names, routing
 from tasks.celery import app
 
 
@@ -62,6 +62,6 @@ def refresh_holdings() -> list[str]:
     for group in GroupRegistry(connection).names():
         if any(a.brokerage != "paper" for a in accounts.active(group)):
             job = jobs.create(Job(id=new_job_id(), kind=JobKind.HOLDINGS, group=group))
-            app.send_task(names.HOLDINGS, args=[job.id, group], queue=routing.group_queue(group))
+            enqueue.submit(job)
             queued.append(job.id)
     return queued
