@@ -121,3 +121,17 @@ def test_hung_autorsa_is_killed_at_its_limit_and_reported_unknown(api, redis_cli
     # The group goes on: the next job runs.
     after = api.order(group, action="buy", symbols=["AAPL"], quantity=1, brokerages=["paper"])
     assert after["state"] == "failed" and "no active accounts" in after["error"]
+
+
+def test_beat_holdings_refresh_queues_a_job_for_groups_with_real_accounts(api, mixed_group):
+    from tasks.maintenance import refresh_holdings
+
+    paper_only = api.create_group()
+    api.add_paper_account(paper_only, "p")
+    queued = refresh_holdings()  # what beat runs every HOLDINGS_REFRESH_SECONDS
+    jobs = {job_id: api.wait_job(job_id, timeout=60) for job_id in queued}
+    groups = {job["group"] for job in jobs.values()}
+    assert mixed_group in groups
+    assert paper_only not in groups
+    mine = next(job for job in jobs.values() if job["group"] == mixed_group)
+    assert mine["kind"] == "holdings" and mine["state"] == "succeeded", mine
