@@ -1,0 +1,1 @@
+"""Strategies, signals and backtests: not built yet (see the README's "What is not finished")."""
