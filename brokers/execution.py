@@ -223,13 +223,8 @@ def _per_symbol(job: Job, result: LegResult) -> list[LegResult]:
     if job.kind is not JobKind.TRANSACTION or job.order is None:
         return [result]
     return [
-        LegResult(
-            account=result.account,
-            brokerage=result.brokerage,
-            status=result.status,
-            detail=result.detail,
-            symbol=symbol,
-            quantity=str(job.order.quantity),
+        LegResult.for_order(
+            result.account, result.brokerage, job.order, symbol, result.status, result.detail
         )
         for symbol in job.order.symbols
     ]

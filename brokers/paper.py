@@ -255,8 +255,9 @@ class PaperBroker:
             time.sleep(self.delay)  # test setting: widens the window for fault injection
         quote = self.quotes.find(symbol)
         if quote is None:
-            return _order_result(
-                account,
+            return LegResult.for_order(
+                account.name,
+                NAME,
                 order,
                 symbol,
                 ResultStatus.REJECTED,
@@ -264,8 +265,9 @@ class PaperBroker:
             )
         if order.order_type is OrderType.LIMIT and not _limit_crossed(order, quote.price):
             side = "above" if order.action is OrderAction.BUY else "below"
-            return _order_result(
-                account,
+            return LegResult.for_order(
+                account.name,
+                NAME,
                 order,
                 symbol,
                 ResultStatus.REJECTED,
@@ -277,8 +279,9 @@ class PaperBroker:
                 self.ledger.check(
                     self.group, account.name, order.action, symbol, order.quantity, quote.price
                 )
-                return _order_result(
-                    account,
+                return LegResult.for_order(
+                    account.name,
+                    NAME,
                     order,
                     symbol,
                     ResultStatus.DRY_RUN,
@@ -295,9 +298,12 @@ class PaperBroker:
                 price=quote.price,
             )
         except OrderRefused as refused:
-            return _order_result(account, order, symbol, ResultStatus.REJECTED, str(refused))
-        return _order_result(
-            account,
+            return LegResult.for_order(
+                account.name, NAME, order, symbol, ResultStatus.REJECTED, str(refused)
+            )
+        return LegResult.for_order(
+            account.name,
+            NAME,
             order,
             symbol,
             ResultStatus.FILLED,
@@ -318,23 +324,3 @@ def _money(amount: Decimal) -> str:
 
 def _result(account: BrokerAccount, status: ResultStatus, detail: str) -> LegResult:
     return LegResult(account=account.name, brokerage=NAME, status=status, detail=detail)
-
-
-def _order_result(
-    account: BrokerAccount,
-    order: OrderRequest,
-    symbol: str,
-    status: ResultStatus,
-    detail: str,
-    *,
-    price: Decimal | None = None,
-) -> LegResult:
-    return LegResult(
-        account=account.name,
-        brokerage=NAME,
-        status=status,
-        detail=detail,
-        symbol=symbol,
-        quantity=str(order.quantity),
-        price=None if price is None else str(price),
-    )

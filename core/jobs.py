@@ -147,10 +147,6 @@ class JobRegistry:
     def exists(self, job_id: str) -> bool:
         return bool(self.connection.exists(keys.job(job_id)))
 
-    def state_of(self, job_id: str) -> JobState | None:
-        state = self.connection.hget(keys.job(job_id), "state")
-        return JobState(state) if state else None
-
     def count_group(self, group: str) -> int:
         return self.connection.zcard(keys.group_jobs(group))
 

@@ -191,6 +191,29 @@ class LegResult:
     price: str | None = None
     at: datetime = field(default_factory=utcnow)
 
+    @classmethod
+    def for_order(
+        cls,
+        account: str,
+        brokerage: str,
+        order: OrderRequest,
+        symbol: str,
+        status: ResultStatus,
+        detail: str,
+        *,
+        price: Decimal | None = None,
+    ) -> LegResult:
+        """The outcome of ``order`` for one account and one symbol."""
+        return cls(
+            account=account,
+            brokerage=brokerage,
+            status=status,
+            detail=detail,
+            symbol=symbol,
+            quantity=str(order.quantity),
+            price=None if price is None else str(price),
+        )
+
     @property
     def field_name(self) -> str:
         """Key of this result inside the job's result hash."""

@@ -47,6 +47,3 @@ class Vault:
 
     def wipe(self, group: str, account: str, pipeline=None) -> None:
         (pipeline or self.connection).delete(keys.credentials(group, account))
-
-    def has(self, group: str, account: str) -> bool:
-        return bool(self.connection.exists(keys.credentials(group, account)))

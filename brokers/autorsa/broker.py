@@ -133,7 +133,9 @@ class AutoRSABroker:
         """
         if order.order_type is OrderType.LIMIT:
             return [
-                self._result(account.name, ResultStatus.REJECTED, LIMIT_UNSUPPORTED, order, symbol)
+                LegResult.for_order(
+                    account.name, self.name, order, symbol, ResultStatus.REJECTED, LIMIT_UNSUPPORTED
+                )
                 for account in accounts
                 for symbol in order.symbols
             ]
@@ -177,15 +179,22 @@ class AutoRSABroker:
             )
         except ValueError as exc:
             return [
-                self._result(
-                    account.name, ResultStatus.REJECTED, f"{exc}; nothing was placed", order, symbol
+                LegResult.for_order(
+                    account.name,
+                    self.name,
+                    order,
+                    symbol,
+                    ResultStatus.REJECTED,
+                    f"{exc}; nothing was placed",
                 )
                 for symbol in order.symbols
             ]
         prepared = self._prepare(account)
         if isinstance(prepared, str):
             return [
-                self._result(account.name, ResultStatus.FAILED, prepared, order, symbol)
+                LegResult.for_order(
+                    account.name, self.name, order, symbol, ResultStatus.FAILED, prepared
+                )
                 for symbol in order.symbols
             ]
         entry, scrubber = prepared
@@ -246,23 +255,6 @@ class AutoRSABroker:
             account=account.name,
             timeout=self.settings.autorsa_timeout_for(self.name),
             extra_env=self._extra_env,
-        )
-
-    def _result(
-        self,
-        account: str,
-        status: ResultStatus,
-        detail: str,
-        order: OrderRequest,
-        symbol: str,
-    ) -> LegResult:
-        return LegResult(
-            account=account,
-            brokerage=self.name,
-            status=status,
-            detail=detail,
-            symbol=symbol,
-            quantity=str(order.quantity),
         )
 
 

@@ -78,7 +78,10 @@ def parse_trade(
     live = order.dry_run is False
 
     def results(status: ResultStatus, detail: str) -> list[LegResult]:
-        return [_result(account, brokerage, order, symbol, status, detail) for symbol in symbols]
+        return [
+            LegResult.for_order(account, brokerage, order, symbol, status, detail)
+            for symbol in symbols
+        ]
 
     if not outcome.started:
         return results(ResultStatus.FAILED, f"{outcome.problem}; nothing was placed")
@@ -116,7 +119,7 @@ def parse_trade(
             )
             if not completed:
                 detail += f"; AutoRSA ended abnormally (exit code {outcome.returncode})"
-        leg_results.append(_result(account, brokerage, order, symbol, status, detail))
+        leg_results.append(LegResult.for_order(account, brokerage, order, symbol, status, detail))
     return leg_results
 
 
@@ -276,21 +279,3 @@ def _unknown_detail(
 
 def _shorten(text: str) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
-
-
-def _result(
-    account: str,
-    brokerage: str,
-    order: OrderRequest,
-    symbol: str,
-    status: ResultStatus,
-    detail: str,
-) -> LegResult:
-    return LegResult(
-        account=account,
-        brokerage=brokerage,
-        status=status,
-        detail=detail,
-        symbol=symbol,
-        quantity=str(order.quantity),
-    )
