@@ -147,7 +147,9 @@ def startup_failure(output: str, returncode: int | None) -> str | None:
 
     Only exit code 1 counts: AutoRSA exits 1 for argument errors, an
     unreachable PyPI, an import failure and an aborted prompt, all before a
-    brokerage is touched (reference 4.5).
+    brokerage is touched (reference 4.5). For a trade, pass only the output
+    before its order step began: the same text after it is a crash while
+    ordering, which proves nothing about the order (:mod:`brokers.autorsa.parser`).
     """
     if returncode != 1 or RUN_COMPLETE in output:
         return None

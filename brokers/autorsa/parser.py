@@ -6,7 +6,14 @@ Rules, in order (reference sections 4 and 5):
 2. It timed out → ``unknown`` (a live order may have reached the brokerage;
    a dry run never places, and its detail says so).
 3. It ended at start-up (PyPI check, argument error, aborted prompt; exit 1)
-   → ``failed``: nothing was placed. SoFi's 2.2.0 bug → ``failed``.
+   before any order step began → ``failed``: nothing was placed. Only the
+   output before the first order-step line counts (a broker's order banner
+   or a "buying/selling ... of" line, or the runner's "output dropped" mark,
+   which may hide one): the same text after it means AutoRSA crashed during
+   the order step, and rules 4 and 5 apply (a live run gives ``unknown`` for
+   every symbol without a result line). A dry run never places (reference
+   1.2), so there such a crash gives ``failed`` for those symbols.
+   SoFi's 2.2.0 bug → ``failed``.
 4. Every symbol with a result line gets the brokerage's verdict
    (``filled``/``dry_run``/``rejected``/``failed``/``unknown``) with the
    brokerage's own message as detail. Several real accounts behind one entry
@@ -35,6 +42,8 @@ from brokers.autorsa.runner import RunOutcome
 from core.models import LegResult, OrderRequest, ResultStatus
 
 _BANNER_RULE = re.compile(r"^=+$")
+# The runner keeps only the start and the end of a huge output (runner._Collector).
+_DROPPED_MARK = re.compile(r"^\[\.\.\. \d+ bytes of output dropped \.\.\.\]$")
 _MAX_UNKNOWN_LINES = 8
 _MAX_DETAIL = 1000
 # Precedence when several real accounts behind one entry disagree: anything
@@ -85,16 +94,19 @@ def parse_trade(
 
     if not outcome.started:
         return results(ResultStatus.FAILED, f"{outcome.problem}; nothing was placed")
-    startup = diagnosis.startup_failure(outcome.output, outcome.returncode)
+    lines = diagnosis.output_lines(outcome.output)
+    classifier = LineClassifier(brokerage, label)
+    order_step = _order_step_start(lines, classifier)
+    startup = diagnosis.startup_failure("\n".join(lines[:order_step]), outcome.returncode)
     if startup:
         return results(ResultStatus.FAILED, startup)
     if diagnosis.is_sofi_bug(outcome.output):
         return results(ResultStatus.FAILED, diagnosis.SOFI_BUG)
+    # The same text after the order step began: AutoRSA crashed while ordering.
+    crashed = diagnosis.startup_failure(outcome.output, outcome.returncode) is not None
 
-    states, broker_error_after_banner = _scan(
-        diagnosis.output_lines(outcome.output), brokerage, label, symbols, live=live, scrub=scrub
-    )
-    completed = diagnosis.run_completed(diagnosis.output_lines(outcome.output))
+    states, broker_error_after_banner = _scan(lines, classifier, symbols, live=live, scrub=scrub)
+    completed = diagnosis.run_completed(lines)
     abnormal = outcome.timed_out or not completed or outcome.returncode != 0
     leg_results = []
     for symbol in symbols:
@@ -103,6 +115,8 @@ def parse_trade(
             status, detail = _merge(state.verdicts)
         elif outcome.timed_out:
             status, detail = ResultStatus.UNKNOWN, _timeout_detail(outcome, brokerage, live=live)
+        elif crashed and not live:
+            status, detail = ResultStatus.FAILED, _dry_crash_detail(outcome, state)
         elif state.began or state.unknown_lines or broker_error_after_banner or (abnormal and live):
             # A live run that died without a word about the order cannot rule it out.
             status, detail = (
@@ -123,17 +137,44 @@ def parse_trade(
     return leg_results
 
 
+def _is_order_banner(lines: Sequence[str], index: int) -> bool:
+    """Whether ``lines[index:index + 3]`` is a broker's order banner.
+
+    That is "=====", "<Name>", "=====" (a holdings banner says "<Name> Holdings").
+    """
+    return (
+        index + 2 < len(lines)
+        and _BANNER_RULE.match(lines[index]) is not None
+        and _BANNER_RULE.match(lines[index + 2]) is not None
+        and not lines[index + 1].endswith("Holdings")
+    )
+
+
+def _order_step_start(lines: Sequence[str], classifier: LineClassifier) -> int:
+    """The index of the first line showing that an order step may have begun.
+
+    That is a broker's order banner, any line about an order (a "buying ...
+    of SYM" line or a result), or the runner's "output dropped" mark, behind
+    which such a line may hide; ``len(lines)`` when there is none.
+    """
+    for index, line in enumerate(lines):
+        if _is_order_banner(lines, index) or _DROPPED_MARK.match(line):
+            return index
+        match = classifier.classify(line)
+        if match is not None and match.kind is not Kind.INFO:
+            return index
+    return len(lines)
+
+
 def _scan(
     lines: Sequence[str],
-    brokerage: str,
-    label: str,
+    classifier: LineClassifier,
     symbols: Sequence[str],
     *,
     live: bool,
     scrub: Callable[[str], str],
 ) -> tuple[dict[str, _SymbolState], bool]:
     """Walk the output once; collect verdicts and unknown lines per symbol."""
-    classifier = LineClassifier(brokerage, label)
     states = {symbol: _SymbolState() for symbol in symbols}
     current: str | None = None  # the symbol the latest lines are about
     last_account: dict[str | None, str] = {}
@@ -147,13 +188,7 @@ def _scan(
         if line == diagnosis.RUN_COMPLETE:
             in_order_step = False
             continue
-        # "=====", "<Name>", "=====": a broker's order banner (holdings say "X Holdings").
-        if (
-            _BANNER_RULE.match(line)
-            and index + 1 < len(lines)
-            and _BANNER_RULE.match(lines[index + 1])
-            and not lines[index].endswith("Holdings")
-        ):
+        if _is_order_banner(lines, index - 1):
             in_order_step = True
             index += 2
             continue
@@ -212,7 +247,7 @@ def _scan(
                 kind = Kind.ERROR if diagnosis.NETWORK_TEXT.search(request_error) else Kind.REJECTED
                 line = f"{line}: {request_error}" if request_error else line
             else:
-                kind = judge_message(brokerage, match.message, dry_run=not live)
+                kind = judge_message(classifier.brokerage, match.message, dry_run=not live)
         status = _status_of(kind, live=live)
         state.verdicts[sub_account] = (status, scrub(line))
         last_account[symbol] = sub_account
@@ -254,6 +289,16 @@ def _timeout_detail(outcome: RunOutcome, brokerage: str, *, live: bool) -> str:
         f"timed out after {outcome.timeout:g}s during a dry run: nothing should have been "
         "placed, but the check did not finish"
     )
+
+
+def _dry_crash_detail(outcome: RunOutcome, state: _SymbolState) -> str:
+    parts = [
+        f"dry run: AutoRSA crashed (exit code {outcome.returncode}) after its order step "
+        "began, before printing a result for this symbol; a dry run places nothing"
+    ]
+    if state.unknown_lines:
+        parts.append("output: " + " | ".join(state.unknown_lines[-_MAX_UNKNOWN_LINES:]))
+    return _shorten("; ".join(parts))
 
 
 def _unknown_detail(

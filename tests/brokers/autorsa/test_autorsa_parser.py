@@ -582,30 +582,116 @@ def test_sofi_bug_is_failed_with_explanation() -> None:
     assert result.status is FAILED and result.detail == SOFI_BUG
 
 
-@pytest.mark.parametrize(
-    ("stderr", "fragment"),
-    [
-        (
-            "Traceback (most recent call last):\nrequests.exceptions.ConnectionError: "
-            "HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: "
-            "/pypi/auto_rsa_bot/json",
-            "pypi.org",
-        ),
-        ("Traceback (most recent call last):\nValueError: Brokers must be set", "brokerage name"),
-        (
-            "Traceback (most recent call last):\nValueError: could not convert string to float: 'x'",
-            "amount",
-        ),
-        ("Traceback (most recent call last):\nIndexError: list index out of range", "arguments"),
-        ("Otherwise, press ctrl+c to exitAborted.\nAborted.", "confirmation prompt"),
-    ],
-)
+# Every start-up failure the diagnosis knows (reference 1.1, 1.2, 1.3, 4.5): the text
+# AutoRSA prints, and a fragment of its explanation.
+STARTUP_FAILURES = [
+    pytest.param(
+        "Traceback (most recent call last):\nrequests.exceptions.ConnectionError: "
+        "HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: "
+        "/pypi/auto_rsa_bot/json",
+        "pypi.org",
+        id="pypi-unreachable",
+    ),
+    pytest.param(
+        "Traceback (most recent call last):\nValueError: Brokers must be set",
+        "brokerage name",
+        id="brokers-must-be-set",
+    ),
+    pytest.param(
+        "Traceback (most recent call last):\nValueError: could not convert string to float: 'x'",
+        "amount",
+        id="float-conversion",
+    ),
+    pytest.param("No arguments given, see README for usage", "without arguments", id="no-args"),
+    pytest.param(
+        "Otherwise, press ctrl+c to exitAborted.\nAborted.", "confirmation prompt", id="aborted"
+    ),
+    pytest.param(
+        "Error importing libraries: No module named 'robin_stocks'", "installation", id="import"
+    ),
+    pytest.param(
+        "Traceback (most recent call last):\nIndexError: list index out of range",
+        "arguments",
+        id="index-error",
+    ),
+]
+# How a trade run shows that its order step began (reference 4.3): the broker's banner,
+# or a "<key>: buying <amt> of <SYM>" line.
+ORDER_STEP_STARTS = [
+    pytest.param(banner("Robinhood"), id="banner"),
+    pytest.param("Robinhood 1: buying 1.0 of AAPL\n", id="buying-line"),
+    pytest.param(banner("Robinhood") + "Robinhood 1: buying 1.0 of AAPL\n", id="both"),
+]
+
+
+@pytest.mark.parametrize(("stderr", "fragment"), STARTUP_FAILURES)
 def test_startup_failures_exit_1_are_failed(stderr: str, fragment: str) -> None:
     for dry_run in (True, False):
         result = parse("robinhood", outcome(stderr, rc=1, end=False), dry_run=dry_run)[0]
         assert result.status is FAILED, result.detail
         assert fragment in result.detail
         assert "nothing was placed" in result.detail
+
+
+@pytest.mark.parametrize("start", ORDER_STEP_STARTS)
+@pytest.mark.parametrize(("stderr", "fragment"), STARTUP_FAILURES)
+def test_startup_failure_text_after_order_step_in_live_run_is_unknown(
+    stderr: str, fragment: str, start: str
+) -> None:
+    # Issue 7, hole 4: the text only means "nothing was placed" before any order step.
+    result = parse("robinhood", outcome(start + stderr, rc=1, end=False), dry_run=False)[0]
+    assert result.status is UNKNOWN, result.detail
+    assert "check the brokerage before retrying" in result.detail
+    assert "nothing was placed" not in result.detail
+
+
+@pytest.mark.parametrize("start", ORDER_STEP_STARTS)
+@pytest.mark.parametrize(("stderr", "fragment"), STARTUP_FAILURES)
+def test_startup_failure_text_after_order_step_in_dry_run_is_failed(
+    stderr: str, fragment: str, start: str
+) -> None:
+    # A dry run never places (reference 1.2, DRY flag): a crash after its order step
+    # began is a failed check, safe to retry; but it was no start-up failure.
+    result = parse("robinhood", outcome(start + stderr, rc=1, end=False), dry_run=True)[0]
+    assert result.status is FAILED, result.detail
+    assert "dry run" in result.detail and "after its order step began" in result.detail
+    assert "nothing was placed" not in result.detail  # no start-up explanation
+
+
+def test_crash_after_order_step_keeps_results_already_printed() -> None:
+    def crashed_after(first_result: str) -> RunOutcome:
+        body = (
+            banner("Tradier")
+            + f"Tradier 1: buying 1.0 of AAPL\n{first_result}\n"
+            + "Tradier 1: buying 1.0 of MSFT\n"
+            + "Traceback (most recent call last):\nIndexError: list index out of range"
+        )
+        return outcome(body, rc=1, end=False)
+
+    out = crashed_after("Tradier account xxxx0001: buy 1.0 of AAPL: ok")
+    live = parse("tradier", out, dry_run=False, symbols=("AAPL", "MSFT", "TSLA"))
+    assert [(r.symbol, r.status) for r in live] == [
+        ("AAPL", FILLED),
+        ("MSFT", UNKNOWN),
+        ("TSLA", UNKNOWN),  # its order step may have come right after MSFT's
+    ]
+    assert all("check the brokerage before retrying" in r.detail for r in live[1:])
+    out = crashed_after(
+        "Tradier account xxxx0001: Running in DRY mode. Trasaction would've been: buy 1.0 of AAPL"
+    )
+    dry = parse("tradier", out, dry_run=True, symbols=("AAPL", "MSFT"))
+    assert [(r.symbol, r.status) for r in dry] == [("AAPL", DRY), ("MSFT", FAILED)]
+
+
+def test_startup_failure_rule_ignores_output_after_dropped_middle() -> None:
+    # The runner keeps only the start and the end of a huge output; an order step
+    # may hide in the dropped middle.
+    body = (
+        "Logged in to Robinhood 1\n[... 4096 bytes of output dropped ...]\n"
+        "Traceback (most recent call last):\nIndexError: list index out of range"
+    )
+    result = parse("robinhood", outcome(body, rc=1, end=False), dry_run=False)[0]
+    assert result.status is UNKNOWN, result.detail
 
 
 def test_exit_code_zero_is_not_success_on_its_own() -> None:
