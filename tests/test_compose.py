@@ -11,6 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_SERVICES = ("api", "worker", "beat", "flower")
+FLOWER_CONF = "--conf=scripts/flowerconfig.py"  # the Dockerfile's WORKDIR is /app
 REQUIRED_SETTINGS = {"REDIS_URL", "TRADEFLEET_SECRET_KEY"}
 
 # Settings.from_env reads every variable as env.get("X"...) or helper(env, "X", ...).
@@ -55,7 +56,7 @@ def test_compose_has_every_service(compose):
         ("api", ["gunicorn", "api:create_app()"]),
         ("worker", ["celery", "-A tasks worker", "-Q default,market,strategies"]),
         ("beat", ["celery", "-A tasks beat"]),
-        ("flower", ["celery", "-A tasks flower", "--basic-auth="]),
+        ("flower", ["celery", "-A tasks flower", "--basic-auth=", FLOWER_CONF]),
     ],
 )
 def test_compose_app_service_runs_right_program(compose, service, expected):
@@ -123,6 +124,14 @@ def test_procfile_runs_every_process():
     assert "celery -A tasks beat" in entries["beat"]
     assert "celery -A tasks flower" in entries["flower"]
     assert "--basic-auth=$FLOWER_BASIC_AUTH" in entries["flower"]
+    assert FLOWER_CONF in entries["flower"]  # puts /metrics behind the basic auth
+
+
+def test_compose_mounts_the_flower_config_it_names(compose):
+    volumes = compose["services"]["flower"]["volumes"]
+    assert "./scripts/flowerconfig.py:/app/scripts/flowerconfig.py:ro" in volumes
+    assert any(volume.endswith(":/data") for volume in volumes)  # kept from the app anchor
+    assert (ROOT / "scripts" / "flowerconfig.py").is_file()
 
 
 def test_env_example_lists_every_setting():

@@ -89,6 +89,7 @@ def flower(worker):
             f"--port={port}",
             "--address=127.0.0.1",
             "--basic-auth=ops:watch-it",
+            "--conf=scripts/flowerconfig.py",  # as the Procfile and docker-compose.yml run it
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
@@ -106,6 +107,17 @@ def flower(worker):
     yield url
     process.terminate()
     process.wait(10)
+
+
+def test_flower_metrics_need_basic_auth(flower):
+    """Flower 2 exempts /metrics from auth; scripts/flowerconfig.py puts it back behind it."""
+    assert requests.get(f"{flower}/metrics", timeout=10).status_code == 401
+    wrong = requests.get(f"{flower}/metrics", auth=("ops", "wrong"), timeout=10)
+    assert wrong.status_code == 401
+    metrics = requests.get(f"{flower}/metrics", auth=("ops", "watch-it"), timeout=10)
+    assert metrics.status_code == 200
+    assert "flower_" in metrics.text
+    assert requests.get(f"{flower}/healthcheck", timeout=10).text == "OK"  # compose probes it
 
 
 def _redis_dump(redis_client) -> str:
