@@ -1,24 +1,33 @@
-"""Last quotes per symbol, kept in Redis.
+"""Last quotes per symbol, kept in Redis, and how symbols and prices enter.
 
 The paper brokerage fills at these prices; market-data ingest and the API write
-them. Prices are decimal strings so nothing is rounded.
+them. Prices are decimal strings so nothing is rounded, with at most
+``core.money.PRICE_PLACES`` decimal places.
+
+A symbol is checked as sent (only ASCII whitespace around it is stripped) and
+upper-cased only once it is known to be ASCII: Python upper-cases some
+non-ASCII letters into ASCII ones (``"\u017fpy".upper() == "SPY"``, a long s), which must not
+turn into a ticker.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import redis
 
-from core import keys
+from core import keys, money
 from core.errors import InvalidRequest, NotFound
 from core.models import from_iso, to_iso, utcnow
 
-SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,14}$")
-SYMBOL_RULE = "1-15 characters: an uppercase letter, then uppercase letters, digits, '.' or '-'"
+SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,14}$")  # a symbol once normalised
+SYMBOL_INPUT_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,14}")  # as sent, whitespace stripped
+SYMBOL_WHITESPACE = string.whitespace  # ASCII only: no-break or ideographic spaces are refused
+SYMBOL_RULE = "1-15 characters: a letter, then letters, digits, '.' or '-' (ASCII only)"
 MAX_PRICE = Decimal("100000000")
 
 
@@ -29,20 +38,30 @@ class Quote:
     as_of: datetime
 
 
+def clean_symbol(symbol: object) -> str | None:
+    """``symbol`` checked as sent, then upper-cased; ``None`` when it is not a ticker."""
+    if not isinstance(symbol, str):
+        return None
+    text = symbol.strip(SYMBOL_WHITESPACE)
+    if not SYMBOL_INPUT_PATTERN.fullmatch(text):
+        return None
+    return text.upper()  # ASCII only by now, so upper() maps a-z to A-Z and nothing else
+
+
 def normalise_symbol(symbol: object) -> str:
-    """Upper-case ``symbol`` and check it.
+    """Check ``symbol`` as sent and upper-case it (see :func:`clean_symbol`).
 
     Raises:
         InvalidRequest: it is not a ticker (errors on field ``symbol``).
     """
-    text = symbol.strip().upper() if isinstance(symbol, str) else ""
-    if not SYMBOL_PATTERN.fullmatch(text):
+    text = clean_symbol(symbol)
+    if text is None:
         raise InvalidRequest("invalid symbol", errors={"symbol": [f"must be {SYMBOL_RULE}"]})
     return text
 
 
 def parse_price(value: object, field: str = "price") -> Decimal:
-    """A positive, finite price below ``MAX_PRICE``.
+    """A positive, finite price below ``MAX_PRICE`` with at most 4 decimal places.
 
     Raises:
         InvalidRequest: naming ``field``.
@@ -55,7 +74,7 @@ def parse_price(value: object, field: str = "price") -> Decimal:
         raise InvalidRequest(
             f"invalid {field}", errors={field: [f"must be a positive number below {MAX_PRICE}"]}
         )
-    return price
+    return money.check_places(price, money.PRICE_PLACES, field)
 
 
 class QuoteBook:
@@ -63,11 +82,18 @@ class QuoteBook:
         self.connection = connection
 
     def set(self, symbol: str, price: Decimal, as_of: datetime | None = None) -> Quote:
+        """Record the last quote.
+
+        Raises:
+            InvalidRequest: the symbol is not a ticker, or the price has more than
+                4 decimal places (errors on ``symbol`` / ``price``).
+        """
+        money.check_places(price, money.PRICE_PLACES, "price")
         quote = Quote(symbol=normalise_symbol(symbol), price=price, as_of=as_of or utcnow())
         with self.connection.pipeline() as pipe:
             pipe.hset(
                 keys.quote(quote.symbol),
-                mapping={"price": str(quote.price), "as_of": to_iso(quote.as_of)},
+                mapping={"price": money.format_price(quote.price), "as_of": to_iso(quote.as_of)},
             )
             pipe.sadd(keys.quotes(), quote.symbol)
             pipe.execute()
