@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 
 from api import auth, cli, deps, errors
@@ -39,6 +41,26 @@ _SPEC_OPTIONS = {
 }
 
 
+class DecimalJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with every JSON number that has a fraction or exponent read as ``Decimal``.
+
+    Through float, ``1000000.0000000000000000001`` would become ``1000000.0`` and pass
+    the quantity limit, and ``1e-400`` would become 0. Request bodies are parsed with
+    this provider (``api.errors.JsonParser``). A ``Decimal`` in a response is written
+    as a plain decimal string, never in exponent notation.
+    """
+
+    def loads(self, s, **kwargs):
+        kwargs.setdefault("parse_float", Decimal)
+        return super().loads(s, **kwargs)
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, Decimal):
+            return format(o, "f")
+        return DefaultJSONProvider.default(o)
+
+
 class _Api(Api):
     """flask-smorest's Api, with a ``message`` on every error (its validation errors lack one)."""
 
@@ -60,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings: overrides for tests; by default they are read from the environment.
     """
     app = Flask(__name__, static_folder=None)  # nothing to serve: no public /static route
+    app.json = DecimalJSONProvider(app)
     app.config.update(
         API_TITLE="tradefleet",
         API_VERSION="v1",

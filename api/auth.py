@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_smorest import abort
 
 from api import deps
 from api.resources.compat import COMPAT_PATHS
+from core.apikeys import VerifiedKeys
 
 PROTECTED_PREFIX = "/api/v1"
+_VERIFIED = "tradefleet.verified_keys"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tradefleet"'}
 
 
 def init_app(app: Flask) -> None:
+    app.extensions[_VERIFIED] = VerifiedKeys()
     app.before_request(require_api_key)
 
 
@@ -33,7 +36,7 @@ def require_api_key() -> None:
             message="missing or malformed Authorization header: expected 'Bearer <api key>'",
             headers=_CHALLENGE,
         )
-    name = deps.api_keys().verify(key)
+    name = current_app.extensions[_VERIFIED].verify(key, deps.api_keys())
     if name is None:
         abort(401, message="unknown or revoked API key", headers=_CHALLENGE)
     g.api_key_name = name

@@ -13,6 +13,7 @@ from core.jobs import JobRegistry
 from core.quotes import QuoteBook
 from core.settings import Settings
 from core.vault import Vault
+from tasks.operations import Operations
 
 _EXTENSION = "tradefleet"
 
@@ -47,6 +48,11 @@ def vault() -> Vault:
 
 def quotes() -> QuoteBook:
     return QuoteBook(connection())
+
+
+def operations() -> Operations:
+    """What clients can ask of the fleet (shared with beat and strategies)."""
+    return Operations(connection(), settings())
 
 
 def api_keys() -> ApiKeyStore:

@@ -12,9 +12,10 @@ from http import HTTPStatus
 
 import redis
 from apispec import BasePlugin
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from kombu.exceptions import OperationalError
-from webargs.flaskparser import FlaskParser
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from core import errors
 
@@ -78,12 +79,16 @@ class JsonParser(FlaskParser):
 
     ``json.loads`` raises ``RecursionError`` for deeply nested arrays and a plain
     ``ValueError`` for integers of more than 4300 digits; webargs only catches
-    ``JSONDecodeError``, so those bodies used to answer 500.
+    ``JSONDecodeError``, so those bodies used to answer 500. Bodies are read by the
+    app's JSON provider (``api.DecimalJSONProvider``: numbers as ``Decimal``), where
+    webargs alone would call ``json.loads`` and round every number through float.
     """
 
     def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return webargs_core.missing
         try:
-            return super()._raw_load_json(req)
+            return current_app.json.loads(req.get_data(cache=True).decode("utf-8"))
         except json.JSONDecodeError:
             raise
         except (ValueError, RecursionError) as exc:

@@ -1,4 +1,8 @@
-"""Brokerage adapters behind one interface (``brokers.base.Broker``)."""
+"""Brokerage adapters behind one interface (``brokers.base.Broker``).
+
+Which adapter serves a brokerage, and what kind of brokerage it is
+(:class:`~brokers.base.BrokerTraits`), is decided here and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,45 @@ from decimal import Decimal
 
 import redis
 
-from brokers.base import Broker
+from brokers.base import Broker, BrokerTraits
 from core.settings import Settings
+
+PAPER = "paper"
+
+
+def adapter_class(brokerage: str) -> type[Broker]:
+    """The adapter class for ``brokerage`` (paper, or AutoRSA for every other brokerage)."""
+    if brokerage == PAPER:
+        from brokers.paper import PaperBroker
+
+        return PaperBroker
+    from brokers.autorsa import AutoRSABroker
+
+    return AutoRSABroker
+
+
+def traits_of(brokerage: str) -> BrokerTraits:
+    """What kind of brokerage ``brokerage`` is: inline or not, ledger, worker state."""
+    return adapter_class(brokerage).traits
 
 
 def get_broker(
     brokerage: str, *, connection: redis.Redis, settings: Settings, group: str
 ) -> Broker:
     """The adapter that trades ``brokerage`` for accounts of ``group``."""
-    if brokerage == "paper":
-        from brokers.paper import PaperBroker
-
-        return PaperBroker(
+    cls = adapter_class(brokerage)
+    if cls.traits.keeps_ledger:
+        return cls(
             connection,
             group,
             default_starting_cash=Decimal(settings.paper_starting_cash),
             delay=settings.paper_delay,
         )
-    from brokers.autorsa import AutoRSABroker
-
-    return AutoRSABroker(brokerage, settings, group)
+    return cls(brokerage, settings, group)
 
 
-def calls_out(brokerage: str) -> bool:
-    """Whether legs of ``brokerage`` leave this machine (and so fan out to their own queue)."""
-    return brokerage != "paper"
+def wipe_ledger(connection: redis.Redis, group: str, account: str, pipeline=None) -> None:
+    """Forget a deleted account's ledger, for brokerages that keep one in Redis."""
+    from brokers.paper import PaperLedger
+
+    PaperLedger(connection).wipe(group, account, pipeline=pipeline)

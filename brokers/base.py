@@ -11,9 +11,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from core.models import Account, LegResult, OrderRequest, utcnow
+
+
+@dataclass(frozen=True)
+class BrokerTraits:
+    """What kind of brokerage an adapter is: the one place the rest of the code asks.
+
+    Attributes:
+        runs_inline: the adapter touches only Redis, so its legs run inside the
+            group's job task; otherwise they fan out to ``brokerage.<name>``
+            (a fan-out costs more than a Redis-only leg).
+        keeps_ledger: the adapter's own ledger records every fill exactly
+            (positions are read live from it, and a leg interrupted mid-way is
+            settled from it instead of being reported ``unknown``).
+        keeps_worker_state: the adapter keeps per-account files on the workers
+            that run its legs (sessions, cookies), wiped by a task on its queue.
+    """
+
+    runs_inline: bool
+    keeps_ledger: bool
+    keeps_worker_state: bool
 
 
 @dataclass(frozen=True)
@@ -55,13 +75,15 @@ class Broker(Protocol):
     Attributes:
         name: the brokerage name accounts are registered with (``paper``,
             ``robinhood``, ...).
-        calls_out: ``False`` when the adapter touches only Redis; such legs
-            run inline in the group's job instead of fanning out to a
-            ``brokerage.<name>`` queue (a fan-out costs more than the leg).
+        traits: what kind of brokerage it is (see :class:`BrokerTraits`).
     """
 
     name: str
-    calls_out: bool
+    traits: ClassVar[BrokerTraits]
+
+    def account_time_bound(self) -> float:
+        """The longest one account's step can take, in seconds (a leg budgets by it)."""
+        ...
 
     def activate(self, account: BrokerAccount) -> LegResult:
         """Check the account can be used; ``ok`` or ``failed`` with the reason."""
@@ -81,4 +103,14 @@ class Broker(Protocol):
         self, accounts: list[BrokerAccount]
     ) -> tuple[list[AccountHoldings], list[LegResult]]:
         """Read positions; one result per account says whether that worked."""
+        ...
+
+    def reconcile(
+        self, job_id: str, order: OrderRequest, accounts: list[BrokerAccount]
+    ) -> list[LegResult]:
+        """Settle an interrupted order leg from the adapter's ledger (``keeps_ledger`` only).
+
+        Returns the true outcome of every account and symbol, placing what was
+        provably never placed at most once.
+        """
         ...

@@ -1,19 +1,37 @@
-"""Run one brokerage leg of a job: claim, decrypt, run the adapter, record.
+"""Run one brokerage leg of a job: lease, decrypt, run the adapter, record, report.
 
-A leg is the part of a job that concerns the accounts of one brokerage. Order
-legs run **at most once**: before anything is sent, the leg claims
-``exec:<job>:<brokerage>`` in Redis. A leg that finds its claim taken was
-started before (a worker died, the message was redelivered); it does not run
-again, and every account of it without a recorded outcome is marked
-``unknown``. Activation, deactivation and holdings legs are safe to repeat and
-simply run again.
+A leg is the part of a job that concerns the accounts of one brokerage (see
+:mod:`core.legs` for its states). Every run of a leg first takes the leg's
+lease in the same atomic step that marks it ``running``; then:
+
+* **claimed** (first run): run the adapter account by account (or, for an
+  inline adapter, in batches) and record each outcome while the lease is
+  ours. Before each account the run checks it still holds the lease and that
+  the leg's time budget (``TRADEFLEET_LEG_TIME_LIMIT``) has room for it; an
+  account it does not reach is ``failed`` (nothing was sent). A write refused
+  because the lease lapsed stops the run at once: someone else now speaks
+  for the leg.
+* **orphaned** (an earlier run died mid-leg): an order leg never runs its
+  orders again. An adapter that keeps its own ledger settles the accounts
+  without an outcome from it (the ledger knows exactly what was filled);
+  otherwise they are ``unknown``: check the brokerage before retrying.
+  Activation, deactivation and holdings legs are safe to repeat and simply
+  run again.
+* **busy** (a live run holds the lease), **reported**, **finished**: nothing
+  to do; the live run reports the leg itself.
+
+The last write of a run reports the leg and frees the lease; it returns how
+many legs of the job are still out, so the caller can finish the job.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import traceback
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 
 import redis
 
@@ -23,6 +41,8 @@ from core import keys
 from core.accounts import AccountRegistry
 from core.errors import NotFound, VaultError
 from core.jobs import JobRegistry
+from core.leases import Lease
+from core.legs import REFUSED, Claim, LegBook
 from core.models import (
     Account,
     AccountState,
@@ -40,17 +60,22 @@ from core.vault import Vault
 log = logging.getLogger(__name__)
 
 THROTTLE_RETRY_SECONDS = 5.0
+# A leg's lease lapses this long after its run stops renewing it (the run died).
+LEG_LEASE_SECONDS = 15.0
+# Accounts of an inline (Redis-only) adapter handled per adapter call and per write.
+INLINE_BATCH = 500
 
-# Claims outlive any redelivery window by far; they only guard against re-running.
-CLAIM_TTL_SECONDS = 30 * 24 * 3600
-
-UNKNOWN_AFTER_REDELIVERY = (
-    "outcome unknown: this leg was started before and did not record a result "
-    "(worker lost?); check the brokerage before retrying"
+UNKNOWN_AFTER_INTERRUPTION = (
+    "outcome unknown: the run of this leg was interrupted (worker lost?) before it "
+    "recorded a result; check the brokerage before retrying"
 )
 UNKNOWN_AFTER_CRASH = (
     "outcome unknown: the adapter failed while placing the order; check the brokerage "
     "before retrying"
+)
+NOT_REACHED = (
+    "not attempted: the leg's time limit (TRADEFLEET_LEG_TIME_LIMIT={limit:g}s) left no "
+    "room for this account; nothing was sent"
 )
 
 
@@ -66,18 +91,36 @@ class LegThrottled(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class LegRun:
+    """What one run of a leg did.
+
+    Attributes:
+        claim: what the run found (see :class:`core.legs.Claim`).
+        remaining: legs of the job still unreported after this run reported its
+            leg (0: the job can finish); None when this run did not report.
+    """
+
+    claim: Claim
+    remaining: int | None = None
+
+
+class _LeaseLost(Exception):
+    """A write was refused: the lease lapsed or the job is finished. Stop the run."""
+
+
 def run_leg(
     connection: redis.Redis,
     settings: Settings,
     job_id: str,
     brokerage: str,
     *,
-    task_id: str = "",
-) -> list[LegResult]:
-    """Run the ``brokerage`` leg of job ``job_id`` and record its results.
+    job: Job | None = None,
+) -> LegRun:
+    """Run the ``brokerage`` leg of job ``job_id`` (at most once for its orders).
 
-    Returns:
-        The results recorded by this call (the job holds them too).
+    Args:
+        job: the job as the caller just read it (saves a read), else fetched.
 
     Raises:
         LegThrottled: the brokerage's concurrency cap or rate limit (settings
@@ -86,7 +129,7 @@ def run_leg(
     """
     slot = _take_slot(connection, settings, brokerage)
     try:
-        return _run_leg(connection, settings, job_id, brokerage, task_id)
+        return _Leg(connection, settings, job_id, brokerage, job).run()
     finally:
         if slot is not None:
             slot.release()
@@ -98,8 +141,8 @@ def _take_slot(
     slot = None
     limit = settings.brokerage_concurrency.get(brokerage)
     if limit:
-        # Expires on its own if this worker dies holding it.
-        slot = ConcurrencySlot(connection, brokerage, limit, ttl=settings.visibility_timeout)
+        # A lease: renewed while this leg runs, freed within seconds if the worker dies.
+        slot = ConcurrencySlot(connection, brokerage, limit)
         if not slot.acquire():
             raise LegThrottled(THROTTLE_RETRY_SECONDS)
     rate = settings.brokerage_rate_limits.get(brokerage)
@@ -111,100 +154,283 @@ def _take_slot(
     return slot
 
 
-def _run_leg(
-    connection: redis.Redis, settings: Settings, job_id: str, brokerage: str, task_id: str
-) -> list[LegResult]:
-    jobs = JobRegistry(connection)
-    job = jobs.fetch(job_id)
-    names = job.legs.get(brokerage, [])
-    if job.kind is JobKind.TRANSACTION and not _claim(connection, job_id, brokerage, task_id):
-        return _mark_unknown(jobs, job, brokerage, names)
+class _Leg:
+    """One run of one leg."""
 
-    broker = get_broker(brokerage, connection=connection, settings=settings, group=job.group)
-    accounts = AccountRegistry(connection)
-    vault = Vault(connection, settings.secret_keys)
-    recorded: list[LegResult] = []
-    for name in names:
-        loaded = _load(accounts, vault, job.group, name, brokerage)
-        if isinstance(loaded, LegResult):
-            results = _per_symbol(job, loaded)
-        else:
-            results = _run_account(broker, job, loaded, accounts)
-            _apply_account_effects(accounts, job, loaded.account, results)
-        jobs.record(job_id, results)
-        recorded.extend(results)
-    return recorded
+    def __init__(
+        self,
+        connection: redis.Redis,
+        settings: Settings,
+        job_id: str,
+        brokerage: str,
+        job: Job | None,
+    ) -> None:
+        self.connection = connection
+        self.settings = settings
+        self.job_id = job_id
+        self.brokerage = brokerage
+        self.job = job
+        self.book = LegBook(connection)
+        self.accounts = AccountRegistry(connection)
+        self.lease = Lease(connection, keys.exec_claim(job_id, brokerage), ttl=LEG_LEASE_SECONDS)
+        self.deadline = time.monotonic() + settings.leg_time_limit
 
+    def run(self) -> LegRun:
+        claim = self.book.claim(self.job_id, self.brokerage, self.lease.token, self.lease.ttl_ms)
+        if not claim.runs:
+            log.info("job %s: %s leg not run (%s)", self.job_id, self.brokerage, claim.value)
+            return LegRun(claim)
+        self.lease.adopt()
+        try:
+            job = self.job or _fetch(self.connection, self.job_id)
+            names = job.legs.get(self.brokerage, [])
+            broker = get_broker(
+                self.brokerage, connection=self.connection, settings=self.settings, group=job.group
+            )
+            if claim is Claim.ORPHANED and job.kind is JobKind.TRANSACTION:
+                self._settle(broker, job, names)
+            elif broker.traits.runs_inline and job.kind is JobKind.TRANSACTION:
+                self._run_batches(broker, job, names)
+            else:
+                self._run_accounts(broker, job, names)
+            remaining = self._write(job, [], report=True)
+        except _LeaseLost:
+            log.warning(
+                "job %s: %s leg lost its lease (it outlived it, or the job is finished); "
+                "its later results were refused",
+                self.job_id,
+                self.brokerage,
+            )
+            return LegRun(claim)
+        finally:
+            self.lease.release()
+        return LegRun(claim, remaining)
 
-def _claim(connection: redis.Redis, job_id: str, brokerage: str, task_id: str) -> bool:
-    claim = f"{task_id or '-'} {to_iso(utcnow())}"
-    return bool(
-        connection.set(keys.exec_claim(job_id, brokerage), claim, nx=True, ex=CLAIM_TTL_SECONDS)
-    )
+    # The three ways through a leg --------------------------------------------
 
+    def _run_accounts(self, broker: Broker, job: Job, names: list[str]) -> None:
+        bound = broker.account_time_bound()
+        for position, name in enumerate(names):
+            if time.monotonic() + bound > self.deadline:
+                self._write(job, self._not_reached(job, names[position:]))
+                return
+            if not self.lease.owned():
+                raise _LeaseLost
+            loaded = _load(self.accounts, self._vault(), job.group, [name], self.brokerage)[0]
+            if isinstance(loaded, LegResult):
+                self._write(job, _per_symbol(job, loaded))
+                continue
+            results, holdings = _run_account(broker, job, loaded)
+            effects = _account_effects(job, loaded.account, results, holdings)
+            self._write(job, results, account_fields=effects)
 
-def _mark_unknown(jobs: JobRegistry, job: Job, brokerage: str, names: list[str]) -> list[LegResult]:
-    placeholders = [
-        LegResult(
-            account=name,
-            brokerage=brokerage,
-            status=ResultStatus.UNKNOWN,
-            detail=UNKNOWN_AFTER_REDELIVERY,
+    def _run_batches(self, broker: Broker, job: Job, names: list[str]) -> None:
+        vault = self._vault()
+        for batch in _batches(names, INLINE_BATCH):
+            if not self.lease.owned():
+                raise _LeaseLost
+            results: list[LegResult] = []
+            ready: list[BrokerAccount] = []
+            for loaded in _load(self.accounts, vault, job.group, batch, self.brokerage):
+                if isinstance(loaded, LegResult):
+                    results.extend(_per_symbol(job, loaded))
+                else:
+                    ready.append(loaded)
+            if ready:
+                results.extend(_guarded(job, ready, broker.place_orders))
+            self._write(job, results)
+
+    def _settle(self, broker: Broker, job: Job, names: list[str]) -> None:
+        """An earlier run died mid-leg: settle accounts without an outcome, never re-place."""
+        recorded = {
+            field.partition("|")[0]
+            for field in self.connection.hkeys(keys.job_results(job.id))
+            if field.partition("|")[0] in set(names)
+        }
+        open_names = [n for n in names if n not in recorded]
+        if not open_names:
+            return
+        if broker.traits.keeps_ledger:
+            log.warning(
+                "job %s: %s leg interrupted; settling %d accounts from the ledger",
+                job.id,
+                self.brokerage,
+                len(open_names),
+            )
+            for batch in _batches(open_names, INLINE_BATCH):
+                results: list[LegResult] = []
+                ready = []
+                for loaded in _load(self.accounts, self._vault(), job.group, batch, self.brokerage):
+                    if isinstance(loaded, LegResult):
+                        results.extend(_per_symbol(job, loaded))
+                    else:
+                        ready.append(loaded)
+                if ready:
+                    results.extend(_guarded(job, ready, broker.reconcile))
+                self._write(job, results, only_missing=True)
+            return
+        log.warning(
+            "job %s: %s leg interrupted; %d accounts without an outcome are unknown",
+            job.id,
+            self.brokerage,
+            len(open_names),
         )
-        for name in names
-    ]
-    results = [r for p in placeholders for r in _per_symbol(job, p)]
-    jobs.record_missing(job.id, results)
-    log.warning("job %s: %s leg redelivered; unrecorded outcomes marked unknown", job.id, brokerage)
-    return results
+        unknown = [
+            r
+            for name in open_names
+            for r in _per_symbol(
+                job,
+                LegResult(name, self.brokerage, ResultStatus.UNKNOWN, UNKNOWN_AFTER_INTERRUPTION),
+            )
+        ]
+        self._write(job, unknown, only_missing=True)
+
+    # Helpers -----------------------------------------------------------------
+
+    def _vault(self) -> Vault:
+        return Vault(self.connection, self.settings.secret_keys)
+
+    def _write(
+        self,
+        job: Job,
+        results: list[LegResult],
+        *,
+        report: bool = False,
+        only_missing: bool = False,
+        account_fields: tuple[str, dict[str, str]] | None = None,
+    ) -> int:
+        account_key, fields = account_fields or (None, None)
+        left = self.book.record(
+            job.id,
+            self.brokerage,
+            self.lease.token,
+            results,
+            only_missing=only_missing,
+            report=report,
+            account_key=account_key,
+            account_fields=fields,
+        )
+        if left == REFUSED:
+            raise _LeaseLost
+        return left
+
+    def _not_reached(self, job: Job, names: list[str]) -> list[LegResult]:
+        detail = NOT_REACHED.format(limit=self.settings.leg_time_limit)
+        return [
+            r
+            for name in names
+            for r in _per_symbol(job, LegResult(name, self.brokerage, ResultStatus.FAILED, detail))
+        ]
+
+
+def _account_effects(
+    job: Job, account: Account, results: list[LegResult], holdings: AccountHoldings | None
+) -> tuple[str, dict[str, str]] | None:
+    """The account's new fields after this step (written with its results, or not at all)."""
+    if job.kind is JobKind.ACTIVATE:
+        result = results[0]
+        if result.status is ResultStatus.OK:
+            details = getattr(result, "account_details", None)
+            return _state_change(account, AccountState.ACTIVE, details=details)
+        return _state_change(account, AccountState.FAILED, error=result.detail)
+    if job.kind is JobKind.DEACTIVATE and results[0].status is ResultStatus.OK:
+        return _state_change(account, AccountState.INACTIVE)
+    if job.kind is JobKind.HOLDINGS and holdings is not None:
+        details = {**account.details, "holdings": holdings_view(holdings)}
+        return _state_change(account, account.state, details=details)
+    return None
+
+
+def _fetch(connection: redis.Redis, job_id: str) -> Job:
+    return JobRegistry(connection).fetch(job_id, with_results=False)
+
+
+def _batches(names: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(names), size):
+        yield names[start : start + size]
+
+
+def _state_change(
+    account: Account,
+    state: AccountState,
+    *,
+    error: str = "",
+    details: dict | None = None,
+) -> tuple[str, dict[str, str]]:
+    fields = {"state": state.value, "last_error": error, "updated_at": to_iso(utcnow())}
+    if details is not None:
+        fields["details"] = json.dumps(details, sort_keys=True)
+    return keys.account(account.group, account.name), fields
 
 
 def _load(
-    accounts: AccountRegistry, vault: Vault, group: str, name: str, brokerage: str
-) -> BrokerAccount | LegResult:
-    account = accounts.find(group, name)
-    if account is None:
-        return LegResult(
-            name, brokerage, ResultStatus.FAILED, "account was deleted before the job ran"
-        )
-    try:
-        return BrokerAccount(account=account, credentials=vault.load(group, name))
-    except (NotFound, VaultError) as exc:
-        return LegResult(name, brokerage, ResultStatus.FAILED, exc.message)
+    accounts: AccountRegistry, vault: Vault, group: str, names: list[str], brokerage: str
+) -> list[BrokerAccount | LegResult]:
+    """Each account with its credentials, or the ``failed`` result saying why not."""
+    found = accounts.find_many(group, names)
+    secrets = vault.load_many(group, [n for n in names if found.get(n) is not None])
+    loaded: list[BrokerAccount | LegResult] = []
+    for name in names:
+        account = found.get(name)
+        if account is None:
+            loaded.append(
+                LegResult(
+                    name, brokerage, ResultStatus.FAILED, "account was deleted before the job ran"
+                )
+            )
+            continue
+        credentials = secrets[name]
+        if isinstance(credentials, NotFound | VaultError):
+            loaded.append(LegResult(name, brokerage, ResultStatus.FAILED, credentials.message))
+        else:
+            loaded.append(BrokerAccount(account=account, credentials=credentials))
+    return loaded
 
 
 def _run_account(
-    broker: Broker, job: Job, account: BrokerAccount, accounts: AccountRegistry
-) -> list[LegResult]:
-    try:
-        if job.kind is JobKind.ACTIVATE:
-            return [broker.activate(account)]
-        if job.kind is JobKind.DEACTIVATE:
-            return [broker.deactivate(account)]
-        if job.kind is JobKind.HOLDINGS:
-            found, results = broker.holdings([account])
-            for holdings in found:
-                accounts.update_details(
-                    job.group, holdings.account, {"holdings": holdings_view(holdings)}
-                )
+    broker: Broker, job: Job, account: BrokerAccount
+) -> tuple[list[LegResult], AccountHoldings | None]:
+    """Run the job's step for one account: its results, and its holdings when read."""
+    if job.kind is JobKind.HOLDINGS:
+        read: list[AccountHoldings] = []
+
+        def read_holdings(_job_id, _order, accounts):
+            found, results = broker.holdings(accounts)
+            read.extend(found)
             return results
-        return broker.place_orders(job.id, job.order, [account])
-    except Exception as exc:  # an adapter bug must not lose the job; the trace has no message
+
+        return _guarded(job, [account], read_holdings), (read[0] if read else None)
+    if job.kind is JobKind.ACTIVATE:
+        step = lambda _job_id, _order, accounts: [broker.activate(accounts[0])]  # noqa: E731
+    elif job.kind is JobKind.DEACTIVATE:
+        step = lambda _job_id, _order, accounts: [broker.deactivate(accounts[0])]  # noqa: E731
+    else:
+        step = broker.place_orders
+    return _guarded(job, [account], step), None
+
+
+def _guarded(job: Job, accounts: list[BrokerAccount], call) -> list[LegResult]:
+    """``call(job_id, order, accounts)``; an adapter bug becomes a result, never a lost job."""
+    try:
+        return call(job.id, job.order, accounts)
+    except Exception as exc:  # the trace has no message: messages may hold secrets
         log.error(
             "job %s: %s adapter raised %s\n%s",
             job.id,
-            account.account.brokerage,
+            accounts[0].account.brokerage,
             type(exc).__name__,
             "".join(traceback.format_tb(exc.__traceback__)),
         )
         if job.kind is JobKind.TRANSACTION:
             status, detail = ResultStatus.UNKNOWN, UNKNOWN_AFTER_CRASH
         else:
-            status, detail = (
-                ResultStatus.FAILED,
-                f"internal error in the {account.account.brokerage} adapter",
-            )
-        return _per_symbol(job, LegResult(account.name, account.account.brokerage, status, detail))
+            status = ResultStatus.FAILED
+            detail = f"internal error in the {accounts[0].account.brokerage} adapter"
+        return [
+            r
+            for a in accounts
+            for r in _per_symbol(job, LegResult(a.name, a.account.brokerage, status, detail))
+        ]
 
 
 def holdings_view(holdings: AccountHoldings) -> dict:
@@ -228,18 +454,3 @@ def _per_symbol(job: Job, result: LegResult) -> list[LegResult]:
         )
         for symbol in job.order.symbols
     ]
-
-
-def _apply_account_effects(
-    accounts: AccountRegistry, job: Job, account: Account, results: list[LegResult]
-) -> None:
-    """Activation and deactivation move the account's state."""
-    if job.kind is JobKind.ACTIVATE:
-        result = results[0]
-        if result.status is ResultStatus.OK:
-            details = getattr(result, "account_details", None)
-            accounts.set_state(job.group, account.name, AccountState.ACTIVE, details=details)
-        else:
-            accounts.set_state(job.group, account.name, AccountState.FAILED, error=result.detail)
-    elif job.kind is JobKind.DEACTIVATE and results[0].status is ResultStatus.OK:
-        accounts.set_state(job.group, account.name, AccountState.INACTIVE)

@@ -25,8 +25,8 @@ from decimal import Decimal
 
 import redis
 
-from brokers.base import AccountHoldings, BrokerAccount, Position
-from core import keys
+from brokers.base import AccountHoldings, BrokerAccount, BrokerTraits, Position
+from core import keys, money
 from core.models import (
     LegResult,
     OrderAction,
@@ -57,14 +57,25 @@ class OrderRefused(Exception):
 
 
 class PaperLedger:
-    """Cash, positions and fills of paper accounts, changed atomically."""
+    """Cash, positions and fills of paper accounts, changed atomically.
+
+    Numbers follow ``core.money``: cash is whole cents (a buy's cost rounds up,
+    a sell's proceeds round down, so the ledger never credits money that did
+    not exist), positions are exact (quantities have at most 6 places), and an
+    order finer than the rules (a quantity of ``1E-31``) is refused rather than
+    rounded away. Everything is stored in plain notation, never ``1E-7``.
+    """
 
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
 
     def open(self, group: str, account: str, starting_cash: Decimal) -> Decimal:
-        """Open the account with ``starting_cash`` unless it is open; returns its cash."""
-        self.connection.hsetnx(keys.paper_account(group, account), "cash", str(starting_cash))
+        """Open the account unless it is open; returns its cash.
+
+        ``starting_cash`` is kept to the cent, rounded down.
+        """
+        cash = money.format_cash(money.round_cash_proceeds(starting_cash))
+        self.connection.hsetnx(keys.paper_account(group, account), "cash", cash)
         return self.cash(group, account)
 
     def cash(self, group: str, account: str) -> Decimal:
@@ -133,15 +144,19 @@ class PaperLedger:
                 job_id=job_id,
                 symbol=symbol,
                 side=action.value,
-                quantity=str(quantity),
-                price=str(price),
+                quantity=money.format_decimal(quantity),
+                price=money.format_price(price),
                 at=to_iso(utcnow()),
             )
+            # Whole cents; round_cash_proceeds also keeps an older, finer balance from gaining.
+            new_cash = money.round_cash_proceeds(cash + _cash_change(action, quantity, price))
             pipe.multi()
+            pipe.hset(keys.paper_account(group, account), "cash", money.format_cash(new_cash))
             pipe.hset(
-                keys.paper_account(group, account), "cash", str(cash - sign * quantity * price)
+                keys.paper_positions(group, account),
+                symbol,
+                money.format_decimal(held + sign * quantity),
             )
-            pipe.hset(keys.paper_positions(group, account), symbol, str(held + sign * quantity))
             pipe.sadd(keys.paper_fill_ids(group, account), fill_id)
             pipe.rpush(keys.paper_fills(group, account), json.dumps(asdict(fill)))
             outcome["fill"] = fill
@@ -159,11 +174,17 @@ class PaperLedger:
 
     @staticmethod
     def _check(conn, group, account, action, symbol, quantity, price) -> None:
+        if not money.fits_places(quantity, money.QUANTITY_PLACES):
+            rule = money.places_rule(money.QUANTITY_PLACES)
+            raise OrderRefused(f"quantity {money.format_decimal(quantity)} must have {rule}")
+        if not money.fits_places(price, money.PRICE_PLACES):
+            rule = money.places_rule(money.PRICE_PLACES)
+            raise OrderRefused(f"price {money.format_price(price)} must have {rule}")
         if not conn.exists(keys.paper_account(group, account)):
             raise OrderRefused("paper account is not open (activate it first)")
         if action is OrderAction.BUY:
             cash = Decimal(conn.hget(keys.paper_account(group, account), "cash") or "0")
-            cost = quantity * price
+            cost = money.round_cash_cost(quantity * price)
             if cost > cash:
                 raise OrderRefused(
                     f"insufficient cash: {_money(cost)} needed, {_money(cash)} available"
@@ -172,15 +193,23 @@ class PaperLedger:
             held = Decimal(conn.hget(keys.paper_positions(group, account), symbol) or "0")
             if quantity > held:
                 raise OrderRefused(
-                    f"insufficient shares: selling {quantity} {symbol}, holding {held}"
+                    f"insufficient shares: selling {money.format_decimal(quantity)} {symbol},"
+                    f" holding {money.format_decimal(held)}"
                 )
+
+
+def _cash_change(action: OrderAction, quantity: Decimal, price: Decimal) -> Decimal:
+    """Cash a fill moves: minus the cost rounded up, or plus the proceeds rounded down."""
+    if action is OrderAction.BUY:
+        return -money.round_cash_cost(quantity * price)
+    return money.round_cash_proceeds(quantity * price)
 
 
 class PaperBroker:
     """The ``paper`` brokerage adapter (touches only Redis, so its legs run inline)."""
 
     name = NAME
-    calls_out = False
+    traits = BrokerTraits(runs_inline=True, keeps_ledger=True, keeps_worker_state=False)
 
     def __init__(
         self,
@@ -195,6 +224,10 @@ class PaperBroker:
         self.quotes = QuoteBook(connection)
         self.default_starting_cash = default_starting_cash
         self.delay = delay
+
+    def account_time_bound(self) -> float:
+        """Redis only: a second is generous (plus the fault-test ``delay`` per order)."""
+        return 1.0 + self.delay
 
     def activate(self, account: BrokerAccount) -> LegResult:
         wanted = Decimal(
@@ -214,6 +247,25 @@ class PaperBroker:
             for account in accounts
             for symbol in order.symbols
         ]
+
+    def reconcile(
+        self, job_id: str, order: OrderRequest, accounts: list[BrokerAccount]
+    ) -> list[LegResult]:
+        """Settle an interrupted leg: the ledger's fill ids say exactly what was filled.
+
+        A ``(job, symbol)`` fill already in the ledger is reported as it was
+        recorded; one that is not there was never applied (fills are atomic), so
+        it is placed now, and the ledger still refuses a second fill.
+        """
+        results = []
+        for account in accounts:
+            for symbol in order.symbols:
+                fill = self.ledger.find_fill(self.group, account.name, f"{job_id}|{symbol}")
+                if fill is None:
+                    results.append(self._place(job_id, order, account, symbol))
+                else:
+                    results.append(_filled(account, order, fill, reconciled=True))
+        return results
 
     def holdings(
         self, accounts: list[BrokerAccount]
@@ -235,8 +287,8 @@ class PaperBroker:
             positions.append(
                 Position(
                     symbol=symbol,
-                    quantity=str(quantity),
-                    price=str(quote.price) if quote else None,
+                    quantity=money.format_decimal(quantity),
+                    price=money.format_price(quote.price) if quote else None,
                     value=_money(value) if value is not None else None,
                 )
             )
@@ -271,7 +323,8 @@ class PaperBroker:
                 order,
                 symbol,
                 ResultStatus.REJECTED,
-                f"limit not reached: last quote {quote.price} is {side} the limit {order.limit_price}"
+                f"limit not reached: last quote {money.format_price(quote.price)} is {side}"
+                f" the limit {money.format_price(order.limit_price)}"
                 " (paper limit orders are immediate-or-cancel)",
             )
         try:
@@ -285,7 +338,8 @@ class PaperBroker:
                     order,
                     symbol,
                     ResultStatus.DRY_RUN,
-                    f"dry run: would {order.action.value} {order.quantity} {symbol} at {quote.price}",
+                    f"dry run: would {order.action.value} {money.format_decimal(order.quantity)}"
+                    f" {symbol} at {money.format_price(quote.price)}",
                     price=quote.price,
                 )
             fill = self.ledger.fill(
@@ -301,15 +355,24 @@ class PaperBroker:
             return LegResult.for_order(
                 account.name, NAME, order, symbol, ResultStatus.REJECTED, str(refused)
             )
-        return LegResult.for_order(
-            account.name,
-            NAME,
-            order,
-            symbol,
-            ResultStatus.FILLED,
-            f"{fill.side} {fill.quantity} {symbol} filled at {fill.price}",
-            price=Decimal(fill.price),
-        )
+        return _filled(account, order, fill)
+
+
+def _filled(
+    account: BrokerAccount, order: OrderRequest, fill: Fill, *, reconciled: bool = False
+) -> LegResult:
+    detail = f"{fill.side} {fill.quantity} {fill.symbol} filled at {fill.price}"
+    if reconciled:
+        detail += " (read back from the paper ledger after an interrupted run)"
+    return LegResult.for_order(
+        account.name,
+        NAME,
+        order,
+        fill.symbol,
+        ResultStatus.FILLED,
+        detail,
+        price=Decimal(fill.price),
+    )
 
 
 def _limit_crossed(order: OrderRequest, price: Decimal) -> bool:
@@ -319,7 +382,7 @@ def _limit_crossed(order: OrderRequest, price: Decimal) -> bool:
 
 
 def _money(amount: Decimal) -> str:
-    return str(amount.quantize(Decimal("0.01")))
+    return money.format_cash(amount)
 
 
 def _result(account: BrokerAccount, status: ResultStatus, detail: str) -> LegResult:

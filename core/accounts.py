@@ -9,6 +9,7 @@ import redis
 
 from core import keys
 from core.errors import NotFound
+from core.jobs import Write
 from core.models import Account, AccountState, to_iso, utcnow
 
 # HSET only if the hash exists, atomically: a deleted account must stay deleted.
@@ -32,6 +33,14 @@ class AccountRegistry:
         if pipeline is None:
             pipe.execute()
 
+    def writes(self, account: Account) -> list[Write]:
+        """``save`` as writes to make along with a new job (``JobRegistry.create``)."""
+        pairs = [item for pair in account.to_hash().items() for item in pair]
+        return [
+            Write("HSET", keys.account(account.group, account.name), *pairs),
+            Write("SADD", keys.group_accounts(account.group), account.name),
+        ]
+
     def get(self, group: str, name: str) -> Account:
         """Raises: NotFound: no such account in the group."""
         data = self.connection.hgetall(keys.account(group, name))
@@ -42,6 +51,17 @@ class AccountRegistry:
     def find(self, group: str, name: str) -> Account | None:
         data = self.connection.hgetall(keys.account(group, name))
         return Account.from_hash(data) if data else None
+
+    def find_many(self, group: str, names: list[str]) -> dict[str, Account | None]:
+        """Several accounts of a group with one read (None for those that do not exist)."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(keys.account(group, name))
+            rows = pipe.execute()
+        return {
+            name: Account.from_hash(row) if row else None
+            for name, row in zip(names, rows, strict=True)
+        }
 
     def list_group(self, group: str) -> list[Account]:
         names = sorted(self.connection.smembers(keys.group_accounts(group)))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +18,8 @@ from core.errors import AlreadyExists, InvalidRequest, NotFound
 from core.models import NAME_RULE, from_iso, is_valid_name, to_iso, utcnow
 
 KEY_PREFIX = "tf_"
+# How long an API process trusts a key it verified: a revoked key stops working within this.
+VERIFIED_KEY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,37 @@ class ApiKeyStore:
             pipe.hdel(keys.api_keys(), digest)
             pipe.hdel(keys.api_key_names(), name)
             pipe.execute()
+
+
+class VerifiedKeys:
+    """Remembers keys verified in the last ``ttl`` seconds, so most requests skip Redis.
+
+    Only good keys are remembered (a bad key is looked up every time), and only for
+    ``ttl``: a revoked key is refused again within ``ttl`` seconds everywhere.
+    """
+
+    def __init__(
+        self, ttl: float = VERIFIED_KEY_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._verified: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, key: str, store: ApiKeyStore) -> str | None:
+        """The key's name, from memory when verified within ``ttl``, else from ``store``."""
+        digest = _digest(key)
+        now = self.clock()
+        with self._lock:
+            remembered = self._verified.get(digest)
+        if remembered and remembered[1] > now:
+            return remembered[0]
+        name = store.verify(key)
+        with self._lock:
+            if name is None:
+                self._verified.pop(digest, None)
+            else:
+                if len(self._verified) > 10_000:  # bound the memory a flood of keys can take
+                    self._verified.clear()
+                self._verified[digest] = (name, now + self.ttl)
+        return name

@@ -1,52 +1,182 @@
-"""The registry of job records and their per-account results."""
+"""The registry of job records and their per-account results.
+
+A job is written once, whole, in one atomic step (:meth:`JobRegistry.create`):
+its record, its place in the group's run order, its idempotency key and any
+record it brings along (an account being activated, its credentials). Either
+all of it exists or none of it does, so a caller can always tell the truth
+about what was written. Its legs move on through :mod:`core.legs`; it finishes
+through :meth:`JobRegistry.finish`, which is idempotent.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis
 
 from core import keys
 from core.errors import NotFound
-from core.models import Job, JobState, LegResult, summarise, to_iso, utcnow
+from core.legs import parse_state
+from core.models import TERMINAL_JOB_STATES, Job, JobState, LegResult, summarise, to_iso, utcnow
 
 # How long an Idempotency-Key keeps answering with its first job.
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+# Commands a job may bring along into its atomic write (see ``Write``).
+_WRITE_COMMANDS = frozenset({"SET", "HSET", "SADD"})
+
+_TERMINAL = " or ".join(f"s == '{state}'" for state in TERMINAL_JOB_STATES)
+
+# KEYS: group, job, group jobs, group pending, idempotency (or a dummy), extra write keys...
+# ARGV: job id, score, fingerprint, idempotency ttl, has key (0/1), channel, event,
+#       n, n field/value pairs of the job hash, extra writes JSON ([[cmd, args...], ...]).
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'nogroup'} end
+if ARGV[5] == '1' then
+  local first = redis.call('HGET', KEYS[5], 'job')
+  if first then return {'exists', first, redis.call('HGET', KEYS[5], 'fingerprint') or ''} end
+  redis.call('HSET', KEYS[5], 'job', ARGV[1], 'fingerprint', ARGV[3])
+  redis.call('EXPIRE', KEYS[5], ARGV[4])
+end
+local n = tonumber(ARGV[8])
+redis.call('HSET', KEYS[2], unpack(ARGV, 9, 8 + 2 * n))
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('RPUSH', KEYS[4], ARGV[1])
+local writes = cjson.decode(ARGV[9 + 2 * n])
+for i, write in ipairs(writes) do
+  redis.call(write[1], KEYS[5 + i], unpack(write, 2))
+end
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return {'created', ARGV[1]}
+"""
+
+# KEYS: job, legs. ARGV: state, finished_at, error, channel, event, require all legs (0/1).
+# Returns 1 when this call finished the job, 0 when it was finished already, -1 when a
+# leg has not reported yet.
+_FINISH = f"""
+local s = redis.call('HGET', KEYS[1], 'state')
+if s == false or {_TERMINAL} then return 0 end
+if ARGV[6] == '1' then
+  for _, leg in ipairs(redis.call('HVALS', KEYS[2])) do
+    if string.sub(leg, 1, 9) ~= 'reported|' then return -1 end
+  end
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'finished_at', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Write:
+    """One more record written in the same atomic step as a new job.
+
+    ``Write("HSET", key, field, value, ...)``; only SET, HSET and SADD.
+    """
+
+    command: str
+    key: str
+    args: tuple[str, ...]
+
+    def __init__(self, command: str, key: str, *args: str) -> None:
+        if command not in _WRITE_COMMANDS:
+            raise ValueError(f"a job cannot bring a {command} along")
+        object.__setattr__(self, "command", command)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "args", tuple(str(a) for a in args))
+
+
+@dataclass(frozen=True)
+class Created:
+    """What :meth:`JobRegistry.create` did.
+
+    Attributes:
+        job_id: the job now standing for the request (the new one, or the one
+            that first used the idempotency key).
+        created: True when this call wrote it.
+        fingerprint: for an existing job, the fingerprint it was created with.
+    """
+
+    job_id: str
+    created: bool
+    fingerprint: str = ""
 
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+def event_json(job: Job) -> str:
+    """The job-events message of ``job`` (dashboard, streams)."""
+    return json.dumps(
+        {"id": job.id, "group": job.group, "kind": job.kind.value, "state": job.state.value}
+    )
+
+
 class JobRegistry:
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
+        self._create = connection.register_script(_CREATE)
+        self._finish = connection.register_script(_FINISH)
 
     # Writing ---------------------------------------------------------------
 
-    def create(self, job: Job, pipeline=None) -> Job:
-        """Save a new job and append it to its group's run order."""
-        pipe = pipeline or self.connection.pipeline()
-        pipe.hset(keys.job(job.id), mapping=job.to_hash())
-        pipe.zadd(keys.group_jobs(job.group), {job.id: job.created_at.timestamp()})
-        pipe.rpush(keys.group_pending(job.group), job.id)
-        if pipeline is None:
-            pipe.execute()
-        self.publish(job)
-        return job
+    def create(
+        self,
+        job: Job,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        also: Sequence[Write] = (),
+    ) -> Created | None:
+        """Write ``job``, its place in the run order and ``also``, in one atomic step.
 
-    def claim_idempotency_key(self, group: str, idempotency_key: str, job_id: str) -> str | None:
-        """Reserve ``idempotency_key`` for ``job_id``.
+        Args:
+            idempotency_key: when given and already used in the group, nothing is
+                written and the first job's id is returned (with its fingerprint).
+            fingerprint: what identifies the request, kept with the key.
+            also: records written only if the job is (an account, its credentials).
 
         Returns:
-            None when the key was free (the caller goes on creating its job),
-            else the id of the job that first used the key.
+            What was done, or None when the group does not exist (nothing written).
         """
-        key = keys.idempotency(group, idempotency_key)
-        if self.connection.set(key, job_id, nx=True, ex=IDEMPOTENCY_TTL_SECONDS):
+        mapping = job.to_hash()
+        if idempotency_key:
+            mapping["idempotency_key"] = idempotency_key  # so deleting the group frees it
+        pairs = [item for pair in mapping.items() for item in pair]
+        writes = [[w.command, *w.args] for w in also]
+        reply = self._create(
+            keys=[
+                keys.group(job.group),
+                keys.job(job.id),
+                keys.group_jobs(job.group),
+                keys.group_pending(job.group),
+                keys.idempotency(job.group, idempotency_key or "-"),
+                *(w.key for w in also),
+            ],
+            args=[
+                job.id,
+                job.created_at.timestamp(),
+                fingerprint,
+                IDEMPOTENCY_TTL_SECONDS,
+                int(bool(idempotency_key)),
+                keys.job_events(),
+                event_json(job),
+                len(mapping),
+                *pairs,
+                json.dumps(writes),
+            ],
+        )
+        verdict = _text(reply[0])
+        if verdict == "nogroup":
             return None
-        return self.connection.get(key)
+        if verdict == "exists":
+            return Created(_text(reply[1]), created=False, fingerprint=_text(reply[2]))
+        return Created(job.id, created=True)
 
     def claim_retry(self, job_id: str, retry_ids: list[str]) -> str | None:
         """Note that ``job_id`` is retried by ``retry_ids``.
@@ -58,90 +188,64 @@ class JobRegistry:
             return None
         return self.connection.hget(keys.job(job_id), "retried_by")
 
-    def mark_running(self, job_id: str) -> None:
-        self.connection.hset(
-            keys.job(job_id),
-            mapping={"state": JobState.RUNNING.value, "started_at": to_iso(utcnow())},
-        )
-        self._publish_by_id(job_id)
+    def finish(self, job_id: str) -> Job | None:
+        """End the job from its results once every leg has reported (idempotent).
 
-    def set_legs(self, job_id: str, legs: dict[str, list[str]]) -> None:
-        """Fix which accounts of which brokerage the job covers (kept across redelivery)."""
-        self.connection.hset(keys.job(job_id), "legs", json.dumps(legs, sort_keys=True))
-
-    def set_legs_outstanding(self, job_id: str, count: int) -> None:
-        self.connection.hset(keys.job(job_id), "legs_outstanding", str(count))
-
-    def leg_reported(self, job_id: str, brokerage: str) -> int:
-        """Note that a dispatched leg is done; returns how many legs have reported.
-
-        A set, not a counter, so a redelivered leg reporting twice counts once.
+        Returns:
+            The finished job when this call finished it; None when it was
+            finished before or a leg has not reported yet.
         """
-        with self.connection.pipeline() as pipe:
-            pipe.sadd(keys.job_legs_done(job_id), brokerage)
-            pipe.scard(keys.job_legs_done(job_id))
-            return pipe.execute()[1]
-
-    def record(self, job_id: str, results: list[LegResult]) -> None:
-        """Store per-account results (a later result for the same account and symbol wins)."""
-        if results:
-            self.connection.hset(
-                keys.job_results(job_id), mapping={r.field_name: r.to_json() for r in results}
-            )
-
-    def record_missing(self, job_id: str, results: list[LegResult]) -> None:
-        """Store results only where none is recorded yet (a known outcome is never overwritten)."""
-        with self.connection.pipeline() as pipe:
-            for result in results:
-                pipe.hsetnx(keys.job_results(job_id), result.field_name, result.to_json())
-            pipe.execute()
-
-    def finish(self, job_id: str, *, error: str = "") -> Job:
-        """Give the job its terminal state from the results it recorded."""
         job = self.fetch(job_id)
-        state = summarise(job.results)
-        mapping = {
-            "state": state.value,
-            "finished_at": to_iso(utcnow()),
-            "legs_outstanding": "0",
-        }
-        if error:
-            mapping["error"] = error
-        self.connection.hset(keys.job(job_id), mapping=mapping)
-        job.state, job.error = state, error or job.error
-        self.publish(job)
-        return job
+        if job.state.is_terminal:
+            return None
+        job.state, job.finished_at = summarise(job.results), utcnow()
+        return job if self._end(job, require_reported=True) else None
 
-    def fail(self, job_id: str, error: str) -> None:
-        """End a job that could not run at all (nothing was sent to any brokerage)."""
-        self.connection.hset(
-            keys.job(job_id),
-            mapping={
-                "state": JobState.FAILED.value,
-                "error": error,
-                "finished_at": to_iso(utcnow()),
-            },
+    def fail(self, job_id: str, error: str) -> Job | None:
+        """End a job that could not run at all (no leg was planned, nothing was sent)."""
+        job = self.fetch(job_id, with_results=False)
+        if job.state.is_terminal:
+            return None
+        job.state, job.error, job.finished_at = JobState.FAILED, error, utcnow()
+        return job if self._end(job, require_reported=False) else None
+
+    def _end(self, job: Job, *, require_reported: bool) -> bool:
+        done = self._finish(
+            keys=[keys.job(job.id), keys.job_legs(job.id)],
+            args=[
+                job.state.value,
+                to_iso(job.finished_at),
+                job.error,
+                keys.job_events(),
+                event_json(job),
+                int(require_reported),
+            ],
         )
-        self._publish_by_id(job_id)
+        return int(done) == 1
 
     # Reading ---------------------------------------------------------------
 
-    def fetch(self, job_id: str) -> Job:
-        """The job with its results, sorted by account then symbol.
+    def fetch(self, job_id: str, *, with_results: bool = True) -> Job:
+        """The job with its legs' states and (by default) its results, sorted by account.
 
         Raises:
             NotFound: no such job.
         """
         with self.connection.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.job(job_id))
-            pipe.hvals(keys.job_results(job_id))
-            data, results = pipe.execute()
+            pipe.hgetall(keys.job_legs(job_id))
+            if with_results:
+                pipe.hvals(keys.job_results(job_id))
+            data, legs, *results = pipe.execute()
         if not data:
             raise NotFound(f"job {job_id!r} does not exist")
         job = Job.from_hash(data)
-        job.results = sorted(
-            (LegResult.from_json(r) for r in results), key=lambda r: (r.account, r.symbol or "")
-        )
+        job.leg_states = {b: parse_state(v)[0] for b, v in legs.items()}
+        if with_results:
+            job.results = sorted(
+                (LegResult.from_json(r) for r in results[0]),
+                key=lambda r: (r.account, r.symbol or ""),
+            )
         return job
 
     def exists(self, job_id: str) -> bool:
@@ -153,7 +257,13 @@ class JobRegistry:
     def list_group(self, group: str, first: int, last: int) -> list[Job]:
         """Jobs of a group, newest first, positions ``first`` to ``last`` (exclusive)."""
         ids = self.connection.zrevrange(keys.group_jobs(group), first, max(first, last - 1))
-        return [self.fetch(job_id) for job_id in ids if self.exists(job_id)]
+        found = []
+        for job_id in ids:
+            try:
+                found.append(self.fetch(job_id))
+            except NotFound:
+                continue
+        return found
 
     # The group's run order -------------------------------------------------
 
@@ -166,23 +276,21 @@ class JobRegistry:
     def remove_pending(self, group: str, job_id: str) -> None:
         self.connection.lrem(keys.group_pending(group), 1, job_id)
 
-    # Events ----------------------------------------------------------------
-
-    def publish(self, job: Job) -> None:
-        """Announce a state change on the job-events channel (dashboard, streams)."""
-        event = {"id": job.id, "group": job.group, "kind": job.kind.value, "state": job.state.value}
-        self.connection.publish(keys.job_events(), json.dumps(event))
-
-    def _publish_by_id(self, job_id: str) -> None:
-        data = self.connection.hgetall(keys.job(job_id))
-        if data:
-            self.publish(Job.from_hash(data))
-
     def delete_group_jobs(self, group: str) -> None:
         """Forget every job record of a group (when the group is deleted)."""
         ids = self.connection.zrange(keys.group_jobs(group), 0, -1)
+        with self.connection.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(keys.job(job_id), "idempotency_key")
+            idempotency_keys = [k for k in pipe.execute() if k]
         with self.connection.pipeline() as pipe:
             for job_id in ids:
-                pipe.delete(keys.job(job_id), keys.job_results(job_id), keys.job_legs_done(job_id))
+                pipe.delete(keys.job(job_id), keys.job_results(job_id), keys.job_legs(job_id))
+            for idempotency_key in idempotency_keys:
+                pipe.delete(keys.idempotency(group, idempotency_key))
             pipe.delete(keys.group_jobs(group))
             pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -69,18 +69,23 @@ def job_results(job_id: str) -> str:
     return _key("job", job_id, "results")
 
 
-def job_legs_done(job_id: str) -> str:
-    """Set of the brokerages whose leg of a job has reported (idempotent under redelivery)."""
-    return _key("job", job_id, "legs-done")
+def job_legs(job_id: str) -> str:
+    """Hash brokerage -> ``<state>|<epoch seconds>``: each leg's progress (``core.legs``)."""
+    return _key("job", job_id, "legs")
 
 
 def exec_claim(job_id: str, brokerage: str) -> str:
-    """Claim taken before a brokerage leg of a job runs (at most once per leg)."""
+    """Lease held by the live run of one brokerage leg of a job (``core.legs``)."""
     return _key("exec", job_id, brokerage)
 
 
+def leg_resent(job_id: str, brokerage: str) -> str:
+    """Marker that the sweeper re-sent a stalled leg (expires after the visibility timeout)."""
+    return _key("exec", job_id, brokerage, "resent")
+
+
 def idempotency(group_name: str, idempotency_key: str) -> str:
-    """The job id first created for an ``Idempotency-Key`` in a group."""
+    """Hash ``job``, ``fingerprint``: the job first created for an ``Idempotency-Key``."""
     return _key("idem", group_name, idempotency_key)
 
 

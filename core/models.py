@@ -15,6 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from core import money
+
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NAME_RULE = (
     "1-64 characters of lowercase letters, digits, '-' and '_', starting with a letter or digit"
@@ -63,6 +65,18 @@ class JobState(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self not in (JobState.QUEUED, JobState.RUNNING)
+
+
+TERMINAL_JOB_STATES = ("succeeded", "partial", "failed", "unknown")
+
+
+class LegState(StrEnum):
+    """Where one brokerage leg of a job is (``core.legs`` moves it forward only)."""
+
+    PENDING = "pending"  # planned; not yet published to its brokerage queue
+    SENT = "sent"  # published to brokerage.<name>; nobody has started it
+    RUNNING = "running"  # started under a lease (exec:<job>:<brokerage>)
+    REPORTED = "reported"  # every account of the leg has its outcome recorded
 
 
 class ResultStatus(StrEnum):
@@ -152,13 +166,14 @@ class OrderRequest:
     accounts: tuple[str, ...] = ()  # empty: every active account (of those brokerages)
 
     def to_dict(self) -> dict[str, Any]:
+        limit = self.limit_price
         return {
             "action": self.action.value,
             "symbols": list(self.symbols),
-            "quantity": str(self.quantity),
+            "quantity": money.format_decimal(self.quantity),
             "dry_run": self.dry_run,
             "order_type": self.order_type.value,
-            "limit_price": None if self.limit_price is None else str(self.limit_price),
+            "limit_price": None if limit is None else money.format_price(limit),
             "brokerages": list(self.brokerages),
             "accounts": list(self.accounts),
         }
@@ -168,7 +183,7 @@ class OrderRequest:
         limit = data.get("limit_price")
         return cls(
             action=OrderAction(data["action"]),
-            symbols=tuple(data["symbols"]),
+            symbols=tuple(dict.fromkeys(data["symbols"])),  # each symbol once, in order
             quantity=Decimal(str(data["quantity"])),
             dry_run=bool(data.get("dry_run", True)),
             order_type=OrderType(data.get("order_type") or "market"),
@@ -210,8 +225,8 @@ class LegResult:
             status=status,
             detail=detail,
             symbol=symbol,
-            quantity=str(order.quantity),
-            price=None if price is None else str(price),
+            quantity=money.format_decimal(order.quantity),
+            price=None if price is None else money.format_price(price),
         )
 
     @property
@@ -242,10 +257,10 @@ class Job:
     account: str = ""  # the account of an activate/deactivate job
     order: OrderRequest | None = None
     error: str = ""  # why the whole job failed, when it did before any leg ran
-    legs: dict[str, list[str]] = field(
-        default_factory=dict
-    )  # brokerage -> accounts, fixed at start
-    legs_outstanding: int = 0  # legs sent to brokerage queues and not yet reported
+    # brokerage -> accounts, fixed when the job starts (kept across redelivery)
+    legs: dict[str, list[str]] = field(default_factory=dict)
+    # brokerage -> where that leg is; filled by JobRegistry.fetch from the legs hash
+    leg_states: dict[str, LegState] = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -261,7 +276,6 @@ class Job:
             "order": json.dumps(self.order.to_dict()) if self.order else "",
             "error": self.error,
             "legs": json.dumps(self.legs, sort_keys=True),
-            "legs_outstanding": str(self.legs_outstanding),
             "created_at": to_iso(self.created_at),
             "started_at": to_iso(self.started_at),
             "finished_at": to_iso(self.finished_at),
@@ -279,7 +293,6 @@ class Job:
             order=OrderRequest.from_dict(json.loads(order)) if order else None,
             error=data.get("error", ""),
             legs=json.loads(data.get("legs") or "{}"),
-            legs_outstanding=int(data.get("legs_outstanding") or 0),
             created_at=from_iso(data["created_at"]) or utcnow(),
             started_at=from_iso(data.get("started_at")),
             finished_at=from_iso(data.get("finished_at")),

@@ -17,6 +17,10 @@ from cryptography.fernet import Fernet
 
 from core.errors import ConfigurationError
 
+# A leg's Celery hard time limit is its budget plus this; both stay below the visibility
+# timeout, so a live leg is never delivered twice.
+LEG_TIME_LIMIT_MARGIN = 5
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -31,6 +35,12 @@ class Settings:
     result_backend: str  # CELERY_RESULT_BACKEND, defaults to REDIS_URL
     data_dir: Path = Path("var/data")  # TRADEFLEET_DATA_DIR: per-account AutoRSA state
     visibility_timeout: int = 7200  # TRADEFLEET_VISIBILITY_TIMEOUT (s), > longest leg
+    # TRADEFLEET_LEG_TIME_LIMIT (s): a brokerage leg's whole budget; default half the
+    # visibility timeout, and never within LEG_TIME_LIMIT_MARGIN of it
+    leg_time_limit: float = 3600.0
+    # TRADEFLEET_UNSAFE_LEGS_PAST_VISIBILITY: fault tests only; lets legs outlive the
+    # visibility timeout, as a stalled worker would, to prove redelivery stays harmless
+    unsafe_legs_past_visibility: bool = False
     worker_groups: tuple[str, ...] = ()  # TRADEFLEET_WORKER_GROUPS: shard; empty = all groups
     worker_brokerages: tuple[str, ...] = ()  # TRADEFLEET_WORKER_BROKERAGES: empty = all
     paper_starting_cash: str = "100000"  # TRADEFLEET_PAPER_STARTING_CASH
@@ -65,13 +75,26 @@ class Settings:
         secret_keys = _fernet_keys(
             _required(env, "TRADEFLEET_SECRET_KEY", "generate one with `make secret-key`")
         )
+        visibility_timeout = _number(env, "TRADEFLEET_VISIBILITY_TIMEOUT", 7200, int, minimum=10)
+        leg_time_limit = _number(
+            env, "TRADEFLEET_LEG_TIME_LIMIT", visibility_timeout / 2, float, minimum=1
+        )
+        unsafe = _flag(env, "TRADEFLEET_UNSAFE_LEGS_PAST_VISIBILITY", False)
+        if leg_time_limit + LEG_TIME_LIMIT_MARGIN > visibility_timeout and not unsafe:
+            raise ConfigurationError(
+                f"TRADEFLEET_LEG_TIME_LIMIT ({leg_time_limit:g}s) must be at least "
+                f"{LEG_TIME_LIMIT_MARGIN}s below TRADEFLEET_VISIBILITY_TIMEOUT "
+                f"({visibility_timeout}s): a leg that outlives it is delivered again"
+            )
         return cls(
             redis_url=redis_url,
             secret_keys=secret_keys,
             broker_url=env.get("CELERY_BROKER_URL") or redis_url,
             result_backend=env.get("CELERY_RESULT_BACKEND") or redis_url,
             data_dir=Path(env.get("TRADEFLEET_DATA_DIR") or "var/data"),
-            visibility_timeout=_number(env, "TRADEFLEET_VISIBILITY_TIMEOUT", 7200, int, minimum=10),
+            visibility_timeout=visibility_timeout,
+            leg_time_limit=leg_time_limit,
+            unsafe_legs_past_visibility=unsafe,
             worker_groups=_names(env.get("TRADEFLEET_WORKER_GROUPS", "")),
             worker_brokerages=_names(env.get("TRADEFLEET_WORKER_BROKERAGES", "").lower()),
             paper_starting_cash=_decimal_text(env, "TRADEFLEET_PAPER_STARTING_CASH", "100000"),

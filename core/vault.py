@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core import keys
 from core.errors import NotFound, VaultError
+from core.jobs import Write
 
 
 class Vault:
@@ -27,6 +28,37 @@ class Vault:
         token = self._fernet.encrypt(json.dumps(credentials, sort_keys=True).encode())
         (pipeline or self.connection).set(keys.credentials(group, account), token.decode())
 
+    def write(self, group: str, account: str, credentials: dict[str, str]) -> Write:
+        """The encrypted credentials as a write to make along with a new job."""
+        token = self._fernet.encrypt(json.dumps(credentials, sort_keys=True).encode())
+        return Write("SET", keys.credentials(group, account), token.decode())
+
+    def load_many(
+        self, group: str, accounts: list[str]
+    ) -> dict[str, dict[str, str] | NotFound | VaultError]:
+        """Decrypt several accounts' credentials with one read; a problem is its error."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            for account in accounts:
+                pipe.get(keys.credentials(group, account))
+            tokens = pipe.execute()
+        return {
+            account: self._decrypt(group, account, token)
+            for account, token in zip(accounts, tokens, strict=True)
+        }
+
+    def _decrypt(
+        self, group: str, account: str, token: str | None
+    ) -> dict[str, str] | NotFound | VaultError:
+        if token is None:
+            return NotFound(f"no credentials stored for account {group}/{account}")
+        try:
+            return json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            return VaultError(
+                f"credentials of {group}/{account} cannot be decrypted: "
+                "TRADEFLEET_SECRET_KEY differs from the key they were stored with"
+            )
+
     def load(self, group: str, account: str) -> dict[str, str]:
         """Decrypt an account's credentials.
 
@@ -34,16 +66,12 @@ class Vault:
             NotFound: none are stored (the account was deleted).
             VaultError: they cannot be decrypted with the configured keys.
         """
-        token = self.connection.get(keys.credentials(group, account))
-        if token is None:
-            raise NotFound(f"no credentials stored for account {group}/{account}")
-        try:
-            return json.loads(self._fernet.decrypt(token.encode()))
-        except InvalidToken:
-            raise VaultError(
-                f"credentials of {group}/{account} cannot be decrypted: "
-                "TRADEFLEET_SECRET_KEY differs from the key they were stored with"
-            ) from None
+        loaded = self._decrypt(
+            group, account, self.connection.get(keys.credentials(group, account))
+        )
+        if isinstance(loaded, Exception):
+            raise loaded
+        return loaded
 
     def wipe(self, group: str, account: str, pipeline=None) -> None:
         (pipeline or self.connection).delete(keys.credentials(group, account))

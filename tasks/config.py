@@ -43,9 +43,11 @@ task_default_queue = routing.DEFAULT_QUEUE
 task_create_missing_queues = True
 worker_direct = True  # each worker's own queue carries its heartbeat task
 
-# Events for Flower and `celery events`.
+# Events for Flower and `celery events`: workers report tasks received, started and
+# finished. No `task-sent` event: it is a second publish on every submission, and
+# Flower learns of a task from its `task-received` event.
 worker_send_task_events = True
-task_send_sent_event = True
+task_send_sent_event = False
 
 worker_hijack_root_logger = False
 worker_redirect_stdouts = False

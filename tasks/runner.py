@@ -1,44 +1,49 @@
-"""Advance a group's jobs: in submission order, one at a time.
+"""Advance a group's jobs: in submission order, one at a time, and recover what stalled.
 
 The group's pending list (``keys.group_pending``) is the run order. Whoever
-holds the group's mutex runs jobs from the head of that list; a task that
-finds the mutex held simply returns, because the holder will reach its job
-(it re-checks the list after releasing, and the beat sweeper covers a holder
-that died). So no task waits, polls or loses its place.
+holds the group's mutex (a lease, see ``core.leases``) runs jobs from the head
+of that list; a task that finds the mutex held simply returns, because the
+holder will reach its job (it re-checks the list after releasing, and the
+sweeper covers a holder that died). So no task waits, polls or loses its place.
 
 A task drains for at most ``DRAIN_BUDGET_SECONDS`` (it always finishes the job in
-hand), then hands the group on by sending ``advance_group`` to the group's queue.
-Tasks stay short, so a worker's warm shutdown (SIGTERM) finishes the job in hand
-and exits instead of draining the whole group while its stop grace period runs
-out. A holder also checks that it still owns the mutex before each job: a mutex
-that expired under it (Redis away longer than its TTL) may already be another
-worker's, and two holders would break the group's order.
+hand), then hands the group on by sending ``advance_group`` to the group's queue,
+so a worker's warm shutdown finishes the job in hand instead of a whole backlog.
+A holder checks that it still owns the mutex before each job.
 
-A job's legs are fixed when it starts (``Job.legs``). Legs that touch only
-Redis (paper) run inline here; legs that call out go to ``brokerage.<name>``
-queues, and the job stays at the head of the list, blocking the group, until
-the last of them reports and ``finish_dispatched`` ends it.
+A job's legs are fixed when it starts (``core.legs``). Legs of adapters that
+run inline (``BrokerTraits.runs_inline``) run here; the others are published to
+``brokerage.<name>`` and marked ``sent`` once the publish succeeded. The job
+then stays at the head of the list, blocking the group, until its last leg
+reports; that leg finishes the job and sends ``advance_group``.
+
+:meth:`GroupRunner.sweep` finds what stalled (a publish that failed, a run
+that died, a finish that was lost) from the records alone and sends it again;
+every step it re-sends is safe to repeat.
 
 This module knows nothing of Celery: it is handed two ``dispatch`` callables.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from enum import Enum
 
 import redis
 
-from brokers import calls_out
+from brokers import traits_of
 from brokers.execution import run_leg
 from core import keys
 from core.accounts import AccountRegistry
 from core.errors import NotFound
 from core.jobs import JobRegistry
+from core.legs import Claim, LegBook
 from core.locks import Mutex
-from core.models import Job, JobKind, JobState
+from core.models import Job, JobKind, JobState, LegState, to_iso, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,16 @@ LOCK_TTL_SECONDS = 10.0
 # finishes the job in hand first).
 DRAIN_BUDGET_SECONDS = 2.0
 
+_STILL_OUT = (Claim.BUSY, Claim.CLAIMED, Claim.ORPHANED)
+
+
+class Stop(Enum):
+    """Why a drain of a group's jobs stopped."""
+
+    DONE = "done"  # nothing runnable left (empty, or the head waits on its legs)
+    BUDGET = "budget"  # the drain budget is spent: hand the group on
+    LOST = "lost"  # the mutex expired under us: its new holder goes on
+
 
 class GroupRunner:
     def __init__(
@@ -55,24 +70,23 @@ class GroupRunner:
         connection: redis.Redis,
         settings: Settings,
         *,
-        dispatch_leg: Callable[[str, str, str], None],
-        dispatch_finish: Callable[[str, str], None],
+        dispatch_leg: Callable[[str, str], None],
         dispatch_advance: Callable[[str], None],
         drain_budget: float = DRAIN_BUDGET_SECONDS,
     ) -> None:
         """
         Args:
-            dispatch_leg: ``(job_id, group, brokerage)``: send a leg to its brokerage queue.
-            dispatch_finish: ``(job_id, group)``: send the job's finishing step to its group queue.
+            dispatch_leg: ``(job_id, brokerage)``: publish a leg to its brokerage queue
+                (raises when the broker is unreachable).
             dispatch_advance: ``(group)``: send ``advance_group`` to the group's queue.
             drain_budget: seconds one call of :meth:`advance` runs jobs before handing on.
         """
         self.connection = connection
         self.settings = settings
         self.jobs = JobRegistry(connection)
+        self.legs = LegBook(connection)
         self.accounts = AccountRegistry(connection)
         self.dispatch_leg = dispatch_leg
-        self.dispatch_finish = dispatch_finish
         self.dispatch_advance = dispatch_advance
         self.drain_budget = drain_budget
 
@@ -86,74 +100,129 @@ class GroupRunner:
                 if not held:
                     return  # another worker is advancing this group and will reach our job
                 stopped = self._drain(group, mutex, deadline)
-            if stopped == "lost":
-                return  # whoever holds the mutex now goes on with the group
+            if stopped is Stop.LOST:
+                return
             # A job appended while we were releasing saw the mutex held and left it to us.
             if not self._head_is_runnable(group):
                 return
-            if stopped == "budget" or time.monotonic() >= deadline:
+            if stopped is Stop.BUDGET or time.monotonic() >= deadline:
                 log.info("group %s: handing on after %.1fs", group, self.drain_budget)
                 self.dispatch_advance(group)
                 return
 
-    def leg_reported(self, job_id: str, brokerage: str) -> None:
-        """Called after a dispatched leg recorded its results."""
-        job = self.jobs.fetch(job_id)
-        dispatched = [b for b in job.legs if calls_out(b)]
-        if self.jobs.leg_reported(job_id, brokerage) >= len(dispatched):
-            self.dispatch_finish(job_id, job.group)
+    def leg_reported(self, job_id: str) -> None:
+        """The last leg of ``job_id`` reported: finish the job and go on with its group."""
+        job = self.jobs.finish(job_id)
+        if job is not None:
+            self.dispatch_advance(job.group)
 
-    def finish_dispatched(self, job_id: str) -> None:
-        """End a job whose dispatched legs have all reported, then go on with the group."""
-        job = self.jobs.fetch(job_id)
-        if not job.state.is_terminal:
-            self.jobs.finish(job_id)
-        self.advance(job.group)
+    def sweep(self, group: str) -> str | None:
+        """Re-send whatever keeps the group's head job from moving; returns what was sent.
 
-    def _drain(self, group: str, mutex: Mutex, deadline: float) -> str:
-        """Run jobs from the head; returns why it stopped: ``done``, ``budget`` or ``lost``."""
+        Nothing is done while someone holds the group's mutex (they are moving it).
+        ``advance`` is sent for a head job that is queued, finished, waiting on a leg
+        that was never published or an inline leg that did not report, or whose legs
+        all reported (a lost finish). A leg whose run died (``running`` with no lease)
+        or whose message has been out longer than the visibility timeout is published
+        again, once per visibility timeout.
+        """
+        if self.connection.exists(keys.group_lock(group)):
+            return None
+        head = self.jobs.head(group)
+        if head is None:
+            return None
+        try:
+            job = self.jobs.fetch(head, with_results=False)
+        except NotFound:
+            self.dispatch_advance(group)  # a stale entry: draining removes it
+            return "advance"
+        open_legs = {b: s for b, s in job.leg_states.items() if s is not LegState.REPORTED}
+        outside = {b: s for b, s in open_legs.items() if not traits_of(b).runs_inline}
+        if (
+            job.state is not JobState.RUNNING
+            or len(outside) < len(open_legs)
+            or not outside
+            or LegState.PENDING in outside.values()
+        ):
+            self.dispatch_advance(group)
+            return "advance"
+        return self._resend_stalled_legs(job.id, outside)
+
+    # Internals ----------------------------------------------------------------
+
+    def _resend_stalled_legs(self, job_id: str, outside: dict[str, LegState]) -> str | None:
+        since = {b: at for b, (_state, at) in self.legs.states(job_id).items()}
+        running = [b for b, s in outside.items() if s is LegState.RUNNING]
+        alive = self.legs.leases_alive(job_id, running)
+        stale_after = time.time() - self.settings.visibility_timeout
+        resent = []
+        for brokerage, state in outside.items():
+            dead = state is LegState.RUNNING and not alive[brokerage]
+            lost = state is LegState.SENT and since.get(brokerage, 0) < stale_after
+            if (dead or lost) and self._first_resend(job_id, brokerage):
+                log.warning(
+                    "job %s: %s leg %s; sending it again",
+                    job_id,
+                    brokerage,
+                    "lost its run" if dead else "was never picked up",
+                )
+                self.dispatch_leg(job_id, brokerage)
+                resent.append(brokerage)
+        return f"legs {', '.join(resent)}" if resent else None
+
+    def _first_resend(self, job_id: str, brokerage: str) -> bool:
+        """At most one re-send of a leg per visibility timeout (its workers may be away)."""
+        return bool(
+            self.connection.set(
+                keys.leg_resent(job_id, brokerage),
+                "1",
+                nx=True,
+                ex=self.settings.visibility_timeout,
+            )
+        )
+
+    def _drain(self, group: str, mutex: Mutex, deadline: float) -> Stop:
         ran = False
         while (job_id := self.jobs.head(group)) is not None:
             if ran and time.monotonic() >= deadline:
-                return "budget"
+                return Stop.BUDGET
             if not mutex.owned():
                 log.warning("group %s: mutex expired under its holder; stopping here", group)
-                return "lost"
+                return Stop.LOST
             try:
-                job = self.jobs.fetch(job_id)
+                job = self.jobs.fetch(job_id, with_results=False)
             except NotFound:
                 self.jobs.remove_pending(group, job_id)
                 continue
             if not job.state.is_terminal:
-                if job.state is JobState.RUNNING and job.legs_outstanding:
-                    return "done"  # waiting for brokerage legs; the last one sends finish_job
                 ran = True
                 if not self._run(job):
-                    return "done"
+                    return Stop.DONE  # waiting on brokerage legs; the last one moves on
             self.jobs.remove_pending(group, job_id)
-        return "done"
+        return Stop.DONE
 
     def _head_is_runnable(self, group: str) -> bool:
         job_id = self.jobs.head(group)
         if job_id is None:
             return False
         try:
-            job = self.jobs.fetch(job_id)
+            job = self.jobs.fetch(job_id, with_results=False)
         except NotFound:
             return True  # a stale entry: draining removes it
-        return not (job.state is JobState.RUNNING and job.legs_outstanding)
+        return not _waits_on_outside_legs(job)
 
     def _run(self, job: Job) -> bool:
-        """Run (or resume) ``job``; False when it now waits on dispatched legs."""
-        if not job.legs:
+        """Run (or resume) ``job``; True once it is finished, False while legs are out."""
+        if job.state is JobState.QUEUED:
             legs, problem = self._plan(job)
             if problem:
                 self.jobs.fail(job.id, problem)
                 return True
-            self.jobs.set_legs(job.id, legs)
-            job.legs = legs
-        if job.state is JobState.QUEUED:
-            self.jobs.mark_running(job.id)
+            if self.legs.plan(job.id, json.dumps(legs, sort_keys=True), legs, to_iso(utcnow())):
+                job.legs, job.state = legs, JobState.RUNNING
+                job.leg_states = dict.fromkeys(legs, LegState.PENDING)
+            else:  # started by an earlier run of this step
+                job = self.jobs.fetch(job.id, with_results=False)
         log.info(
             "job %s (%s, group %s) running legs %s",
             job.id,
@@ -161,14 +230,20 @@ class GroupRunner:
             job.group,
             sorted(job.legs),
         )
-        outside = [b for b in job.legs if calls_out(b)]
-        for brokerage in job.legs:
-            if brokerage not in outside:
-                run_leg(self.connection, self.settings, job.id, brokerage)
-        if outside:
-            self.jobs.set_legs_outstanding(job.id, len(outside))
-            for brokerage in outside:
-                self.dispatch_leg(job.id, job.group, brokerage)
+        waiting = False
+        for brokerage, state in job.leg_states.items():
+            if state is LegState.REPORTED:
+                continue
+            if traits_of(brokerage).runs_inline:
+                run = run_leg(self.connection, self.settings, job.id, brokerage, job=job)
+                # Still out: a live run of it elsewhere (busy), or this run lost its lease.
+                waiting = waiting or (run.remaining is None and run.claim in _STILL_OUT)
+            else:
+                waiting = True
+                if state is LegState.PENDING:
+                    self.dispatch_leg(job.id, brokerage)
+                    self.legs.mark_sent(job.id, brokerage)
+        if waiting:
             return False
         self.jobs.finish(job.id)
         return True
@@ -195,3 +270,14 @@ class GroupRunner:
         for account in accounts:
             legs[account.brokerage].append(account.name)
         return dict(legs), ""
+
+
+def _waits_on_outside_legs(job: Job) -> bool:
+    """The job is running and every leg still open was handed to a brokerage queue."""
+    if job.state is not JobState.RUNNING:
+        return False
+    open_legs = [b for b, s in job.leg_states.items() if s is not LegState.REPORTED]
+    return bool(open_legs) and all(
+        not traits_of(b).runs_inline and job.leg_states[b] is not LegState.PENDING
+        for b in open_legs
+    )

@@ -391,6 +391,55 @@ class CeleryBeat(_CeleryProcess):
         return [*super().command(), f"--schedule={self.directory / 'celerybeat-schedule'}"]
 
 
+class ApiProcess(_CeleryProcess):
+    """The API under gunicorn in its own process, with its own environment (see the Procfile).
+
+    For tests that need the API to see other settings than this process (another broker).
+    """
+
+    subcommand = "web"
+    ready_marker = "Booting worker"
+
+    def __init__(self, env: Mapping[str, str | None], extra_args: Iterable[str] = ()):
+        super().__init__(env, extra_args)
+        self.port = free_port()
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "api:create_app()",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--timeout",
+            "60",
+        ]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True, timeout: float = 60) -> ApiProcess:
+        super().start(wait=wait, timeout=timeout)
+        if wait:
+            wait_until(self._answers, timeout, interval=0.1, message="the API did not answer")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # answering 503 (broker or worker missing) is answering
+        except OSError:
+            return False
+
+
 class LiveServer:
     """A WSGI app served by werkzeug on 127.0.0.1 in a daemon thread (for HTTP-level tests)."""
 

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from flask import url_for
 from flask.views import MethodView
 
-from api import deps, operations
-from api.resources import Blueprint
+from api import deps
+from api.resources import Blueprint, accepted
 from api.schemas.accounts import AccountCreateSchema, AccountSchema
 from api.schemas.common import JobAcceptedSchema
-from core.models import Job
 
 blp = Blueprint(
     "accounts",
@@ -15,15 +13,6 @@ blp = Blueprint(
     url_prefix="/api/v1/groups/<string:group>/accounts",
     description="Brokerage accounts of a group",
 )
-
-
-def accepted(job: Job) -> dict:
-    """The 202 body of an enqueued job."""
-    return {
-        "job_id": job.id,
-        "status_url": url_for("jobs.JobItem", job_id=job.id, _external=False),
-        "state": job.state.value,
-    }
 
 
 @blp.route("")
@@ -41,8 +30,10 @@ class AccountList(MethodView):
     @blp.alt_response(409, description="The account is pending or active, or has another brokerage")
     def post(self, data, group):
         """Add an account and queue its activation; it becomes active when the job succeeds."""
-        job = operations.add_account(group, data["name"], data["brokerage"], data["credentials"])
-        return accepted(job)
+        submitted = deps.operations().add_account(
+            group, data["name"], data["brokerage"], data["credentials"]
+        )
+        return accepted(submitted)
 
 
 @blp.route("/<string:name>")
@@ -58,7 +49,7 @@ class AccountItem(MethodView):
     @blp.alt_response(404, description="No such group or account")
     def delete(self, group, name):
         """Delete the account and wipe its credentials now."""
-        operations.delete_account(group, name)
+        deps.operations().delete_account(group, name)
 
 
 @blp.route("/<string:name>/deactivate")
@@ -67,4 +58,4 @@ class AccountDeactivation(MethodView):
     @blp.alt_response(404, description="No such group or account")
     def post(self, group, name):
         """Queue the account's deactivation: it leaves the group's orders."""
-        return accepted(operations.deactivate_account(group, name))
+        return accepted(deps.operations().deactivate_account(group, name))

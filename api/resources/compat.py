@@ -14,13 +14,14 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import abort
 
-from api import operations
-from api.resources import Blueprint
-from api.resources.accounts import accepted
-from api.schemas.common import DecimalNumber, StrictSchema
+from api import deps
+from api.resources import Blueprint, accepted
+from api.schemas.common import DecimalNumber, StrictSchema, Symbol
+from api.schemas.transactions import IdempotencyHeaderSchema
 from brokers.credentials import BROKERAGES, get_brokerage
+from core import money
 from core.errors import AlreadyExists, InvalidRequest
-from core.quotes import SYMBOL_PATTERN, SYMBOL_RULE
+from core.models import OrderRequest
 
 blp = Blueprint("compat", __name__, description="Compatibility routes of the older API")
 
@@ -41,19 +42,11 @@ class TransactionQuery(ma.Schema):
     action = ma.fields.String(load_default="buy", validate=ma.validate.OneOf(["buy", "sell"]))
     amount = DecimalNumber(
         load_default=1,
+        places=money.QUANTITY_PLACES,
         validate=ma.validate.Range(min=0, min_inclusive=False, max=1_000_000),
     )
-    ticker = ma.fields.String(
-        load_default="AAPL",
-        validate=ma.validate.Regexp(SYMBOL_PATTERN, error=f"must be {SYMBOL_RULE}"),
-    )
+    ticker = Symbol(load_default="AAPL")
     dry_run = ma.fields.Boolean(load_default=True)
-
-    @ma.pre_load
-    def _upper_ticker(self, data, **_kwargs):
-        if isinstance(data.get("ticker"), str):
-            data = {**data, "ticker": data["ticker"].strip().upper()}
-        return data
 
 
 class CredSchema(ma.Schema):
@@ -76,13 +69,15 @@ class OldJobSchema(ma.Schema):
     job_id = ma.fields.String(required=True)
     status_url = ma.fields.String(required=True)
     state = ma.fields.String(required=True)
+    dispatch = ma.fields.String(required=True)
 
 
 def credentials_from_old(brokerage: str, cred: dict) -> dict[str, str]:
     """Map ``USERNAME/PASSWORD/TOTP_OR_NA`` onto the brokerage's own fields (in AutoRSA order)."""
-    fields = BROKERAGES[brokerage].fields
-    if brokerage == "paper":
+    info = BROKERAGES[brokerage]
+    if info.env_var is None:  # not an AutoRSA brokerage (paper): no old-API credentials
         return {}
+    fields = info.fields
     if len(fields) == 1:  # a token-only brokerage: the old API put the token in PASSWORD
         return {fields[0]: cred["PASSWORD"] or cred["USERNAME"]}
     values = [cred["USERNAME"], cred["PASSWORD"], cred.get("TOTP_OR_NA") or "NA"]
@@ -111,7 +106,7 @@ class CreateGroup(MethodView):
     def post(self, query):
         """Create a group (old API: 400 when it exists)."""
         try:
-            operations.create_group(query["group_name"])
+            deps.operations().create_group(query["group_name"])
         except AlreadyExists:
             abort(400, message="Group already exists")
         return "Group created"
@@ -128,7 +123,7 @@ class Activate(MethodView):
         brokerage = _canonical_brokerage(data["brokerage"])
         credentials = credentials_from_old(brokerage, data["cred"])
         try:
-            job = operations.add_account(
+            submitted = deps.operations().add_account(
                 data["group_name"], data["account_name"], brokerage, credentials
             )
         except InvalidRequest as exc:
@@ -139,7 +134,7 @@ class Activate(MethodView):
                 + ")",
                 errors=exc.errors,
             ) from None
-        return {"accountId": data["account_name"], **accepted(job)}
+        return {"accountId": data["account_name"], **accepted(submitted)}
 
 
 @blp.route("/deactivate")
@@ -149,18 +144,19 @@ class Deactivate(MethodView):
     @blp.alt_response(404, description="No such group or account")
     def post(self, query):
         """Queue an account's deactivation."""
-        job = operations.deactivate_account(query["group_name"], query["account_name"])
-        return {"status": True, "message": None, **accepted(job)}
+        submitted = deps.operations().deactivate_account(query["group_name"], query["account_name"])
+        return {"status": True, "message": None, **accepted(submitted)}
 
 
 @blp.route("/transaction")
 class Transaction(MethodView):
     @blp.arguments(TransactionQuery, location="query")
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.response(202, OldJobSchema)
     @blp.alt_response(404, description="No such group")
-    def post(self, query):
+    def post(self, query, headers):
         """Queue an order (old API default: buy 1 AAPL; here a dry run unless dry_run=false)."""
-        order = operations.order_from(
+        order = OrderRequest.from_dict(
             {
                 "action": query["action"],
                 "symbols": [query["ticker"]],
@@ -168,5 +164,7 @@ class Transaction(MethodView):
                 "dry_run": query["dry_run"],
             }
         )
-        job, _ = operations.submit_transaction(query["group_name"], order, None)
-        return {"status": True, "message": None, **accepted(job)}
+        submitted = deps.operations().submit_order(
+            query["group_name"], order, headers.get("idempotency_key")
+        )
+        return {"status": True, "message": None, **accepted(submitted)}

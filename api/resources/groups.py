@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api import deps, operations
+from api import deps
 from api.resources import Blueprint
 from api.schemas.groups import GroupCreateSchema, GroupSchema
 from core.models import Group
-from tasks.enqueue import queue_of
+from tasks.routing import group_queue
 
 blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="Account groups")
 
@@ -15,7 +15,7 @@ def _view(group: Group) -> dict:
     accounts = [a.name for a in deps.accounts().list_group(group.name)]
     return {
         "name": group.name,
-        "queue": queue_of(group.name),
+        "queue": group_queue(group.name),
         "accounts": accounts,
         "created_at": group.created_at,
     }
@@ -33,7 +33,7 @@ class GroupList(MethodView):
     @blp.alt_response(409, description="A group of that name exists")
     def post(self, data):
         """Create a group (and its queue, which running workers start consuming)."""
-        return _view(operations.create_group(data["name"]))
+        return _view(deps.operations().create_group(data["name"]))
 
 
 @blp.route("/<string:name>")
@@ -49,4 +49,4 @@ class GroupItem(MethodView):
     @blp.alt_response(409, description="The group has unfinished jobs")
     def delete(self, name):
         """Delete a group with its accounts, credentials, paper ledgers and jobs."""
-        operations.delete_group(name)
+        deps.operations().delete_group(name)

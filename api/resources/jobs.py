@@ -3,9 +3,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Page
 
-from api import deps, operations
-from api.resources import Blueprint
-from api.resources.accounts import accepted
+from api import deps
+from api.resources import Blueprint, accepted
 from api.schemas.jobs import JobSchema, RetryAcceptedSchema, RetrySchema
 from core.models import ResultStatus
 
@@ -37,12 +36,12 @@ class JobRetry(MethodView):
         brokerage, with `"checked_brokerage": true`. A job is retried once; retry
         the new jobs if needed.
         """
-        jobs = operations.retry_job(
+        retries = deps.operations().retry_job(
             job_id,
             tuple(ResultStatus(s) for s in data["statuses"]),
             checked_brokerage=data["checked_brokerage"],
         )
-        return {"jobs": [accepted(job) for job in jobs]}
+        return {"jobs": [accepted(r) for r in retries]}
 
 
 class _GroupJobs:

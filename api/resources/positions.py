@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask.views import MethodView
 
 from api import deps
 from api.resources import Blueprint
 from api.schemas.positions import AccountPositionsSchema
-from brokers.paper import PaperBroker
+from brokers import get_broker, traits_of
 from core.models import from_iso
 
 blp = Blueprint("positions", __name__, url_prefix="/api/v1/groups", description="Positions")
@@ -20,14 +18,18 @@ class Positions(MethodView):
     def get(self, group):
         """Positions of every account of the group (paper: live ledger; others: last holdings read)."""
         deps.groups().get(group)
-        settings = deps.settings()
-        paper = PaperBroker(
-            deps.connection(), group, default_starting_cash=Decimal(settings.paper_starting_cash)
-        )
+        ledgers = {}  # brokerage -> adapter, for brokerages whose ledger is read live
         views = []
         for account in deps.accounts().list_group(group):
-            if account.brokerage == "paper":
-                views.append(paper.account_holdings(account.name))
+            if traits_of(account.brokerage).keeps_ledger:
+                if account.brokerage not in ledgers:
+                    ledgers[account.brokerage] = get_broker(
+                        account.brokerage,
+                        connection=deps.connection(),
+                        settings=deps.settings(),
+                        group=group,
+                    )
+                views.append(ledgers[account.brokerage].account_holdings(account.name))
             elif account.details.get("holdings"):
                 held = account.details["holdings"]
                 views.append(

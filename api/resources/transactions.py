@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from api import operations
-from api.resources import Blueprint
-from api.resources.accounts import accepted
+from api import deps
+from api.resources import Blueprint, accepted
 from api.schemas.common import JobAcceptedSchema
 from api.schemas.transactions import IdempotencyHeaderSchema, TransactionCreateSchema
+from core.models import OrderRequest
 
 blp = Blueprint(
     "transactions",
@@ -29,10 +29,10 @@ class Transactions(MethodView):
         orders. With an `Idempotency-Key` header, repeating the request returns
         the first job instead of queueing another.
         """
-        job, _created = operations.submit_transaction(
-            group, operations.order_from(data), headers.get("idempotency_key")
+        submitted = deps.operations().submit_order(
+            group, OrderRequest.from_dict(data), headers.get("idempotency_key")
         )
-        return accepted(job)
+        return accepted(submitted)
 
 
 @blp.route("/holdings/refresh")
@@ -41,4 +41,4 @@ class HoldingsRefresh(MethodView):
     @blp.alt_response(404, description="No such group")
     def post(self, group):
         """Queue a holdings read of every active account."""
-        return accepted(operations.refresh_holdings(group))
+        return accepted(deps.operations().refresh_holdings(group))

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import marshmallow as ma
 
+from core import money
 from core.models import NAME_PATTERN, NAME_RULE
-from core.quotes import MAX_PRICE
+from core.quotes import MAX_PRICE, SYMBOL_PATTERN, SYMBOL_RULE, clean_symbol
 
 DECIMAL_STRING = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
@@ -33,6 +34,15 @@ class JobAcceptedSchema(ma.Schema):
     job_id = ma.fields.String(required=True)
     status_url = ma.fields.String(required=True)
     state = ma.fields.String(required=True)
+    dispatch = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "sent: handed to the workers. delayed: saved, and it will run, "
+            "but the message broker is unreachable; it starts once the broker is back. "
+            "Either way the job exists: never submit it again"
+        },
+    )
+    message = ma.fields.String(metadata={"description": "why dispatch is delayed"})
 
 
 class DecimalNumber(ma.fields.Decimal):
@@ -40,16 +50,47 @@ class DecimalNumber(ma.fields.Decimal):
 
     It is shown as a string, so nothing is rounded. Strings must be digits with an
     optional fraction: Python's ``Decimal`` would also read ``"1_000"``, ``" 5 "`` or
-    ``"1e3"``, which the OpenAPI document does not promise.
+    ``"1e3"``, which the OpenAPI document does not promise. JSON numbers arrive as
+    ``Decimal`` (the app's JSON provider), never through float.
+
+    Args:
+        places: refuse values with more decimal places than this (trailing zeros do
+            not count; see ``core.money``). Unlike marshmallow's own ``places``,
+            nothing is rounded.
     """
 
-    def __init__(self, **kwargs) -> None:
+    default_error_messages = {"places": "must have {rule}"}
+
+    def __init__(self, *, places: int | None = None, **kwargs) -> None:
         super().__init__(allow_nan=False, as_string=True, **kwargs)
+        self.max_places = places
 
     def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
         if isinstance(value, str) and not DECIMAL_STRING.fullmatch(value):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if self.max_places is not None and not money.fits_places(number, self.max_places):
+            raise self.make_error("places", rule=money.places_rule(self.max_places))
+        return number
+
+
+class Symbol(ma.fields.String):
+    """A ticker, checked as sent and then upper-cased (``core.quotes.clean_symbol``).
+
+    Checking before upper-casing matters: ``"\u017fpy".upper()`` is ``"SPY"``.
+    """
+
+    default_error_messages = {"symbol": f"must be {SYMBOL_RULE}"}
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("metadata", {}).setdefault("pattern", SYMBOL_PATTERN.pattern)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        symbol = clean_symbol(super()._deserialize(value, attr, data, **kwargs))
+        if symbol is None:
+            raise self.make_error("symbol")
+        return symbol
 
 
 def _json_number(value: Decimal) -> int | float:
@@ -77,12 +118,19 @@ def decimal2properties(self, field: ma.fields.Field, ret: dict, **_kwargs) -> di
                     number["exclusiveMaximum"] = True
     for key in ("type", "format", "minimum", "maximum"):
         ret.pop(key, None)
-    return {"anyOf": [number, {"type": "string", "pattern": DECIMAL_STRING.pattern}]}
+    documented = {"anyOf": [number, {"type": "string", "pattern": DECIMAL_STRING.pattern}]}
+    if field.max_places is not None:
+        # A description, not ``multipleOf``: validators test multiples of 0.000001 in
+        # binary floating point and refuse numbers the API accepts.
+        rule = f"Must have {money.places_rule(field.max_places)} (trailing zeros do not count)."
+        documented["description"] = " ".join(filter(None, [ret.get("description"), rule]))
+    return documented
 
 
 def price_field(**kwargs) -> DecimalNumber:
-    """A price: a positive decimal below ``core.quotes.MAX_PRICE``."""
+    """A price: a positive decimal below ``core.quotes.MAX_PRICE``, at most 4 decimal places."""
     return DecimalNumber(
+        places=money.PRICE_PLACES,
         validate=ma.validate.Range(
             min=0,
             min_inclusive=False,

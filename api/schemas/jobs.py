@@ -24,6 +24,12 @@ class JobSchema(ma.Schema):
     account = ma.fields.String()
     order = ma.fields.Function(lambda j: j.order.to_dict() if j.order else None, allow_none=True)
     error = ma.fields.String()
+    legs = ma.fields.Function(
+        lambda j: {brokerage: state.value for brokerage, state in sorted(j.leg_states.items())},
+        metadata={
+            "description": "each brokerage leg's progress: pending, sent, running or reported"
+        },
+    )
     results = ma.fields.List(ma.fields.Nested(ResultSchema), required=True)
     created_at = ma.fields.DateTime(required=True)
     started_at = ma.fields.DateTime(allow_none=True)

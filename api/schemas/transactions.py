@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import DecimalNumber, StrictSchema, price_field
+from api.schemas.common import DecimalNumber, StrictSchema, Symbol, price_field
 from brokers.credentials import brokerage_names
+from core import money
 from core.models import NAME_PATTERN, NAME_RULE
-from core.quotes import SYMBOL_PATTERN, SYMBOL_RULE
 
 MAX_QUANTITY = 1_000_000
 MAX_SYMBOLS = 20
@@ -16,15 +16,14 @@ class TransactionCreateSchema(StrictSchema):
         required=True, validate=ma.validate.OneOf(["buy", "sell"], error="must be buy or sell")
     )
     symbols = ma.fields.List(
-        ma.fields.String(
-            validate=ma.validate.Regexp(SYMBOL_PATTERN, error=f"must be {SYMBOL_RULE}")
-        ),
+        Symbol(),
         required=True,
         validate=ma.validate.Length(min=1, max=MAX_SYMBOLS, error="must list 1 to 20 symbols"),
         metadata={"example": ["AAPL"]},
     )
     quantity = DecimalNumber(
         required=True,
+        places=money.QUANTITY_PLACES,
         validate=ma.validate.Range(
             min=0,
             min_inclusive=False,
@@ -54,15 +53,6 @@ class TransactionCreateSchema(StrictSchema):
         load_default=list,
         metadata={"description": "only these accounts (default: every active account)"},
     )
-
-    @ma.pre_load
-    def _upper_symbols(self, data, **_kwargs):
-        if isinstance(data, dict) and isinstance(data.get("symbols"), list):
-            data = dict(data)
-            data["symbols"] = [
-                s.strip().upper() if isinstance(s, str) else s for s in data["symbols"]
-            ]
-        return data
 
     @ma.validates_schema
     def _limit_price_matches_type(self, data, **_kwargs):

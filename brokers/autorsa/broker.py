@@ -14,9 +14,9 @@ from typing import Any
 from brokers.autorsa.command import build_holdings_argv, build_trade_argv
 from brokers.autorsa.holdings import HoldingsReading, parse_holdings
 from brokers.autorsa.parser import parse_trade
-from brokers.autorsa.runner import RunOutcome, run_autorsa
+from brokers.autorsa.runner import TERM_GRACE_SECONDS, RunOutcome, run_autorsa
 from brokers.autorsa.scrub import Scrubber
-from brokers.base import AccountHoldings, BrokerAccount
+from brokers.base import AccountHoldings, BrokerAccount, BrokerTraits
 from brokers.credentials import BROKERAGES, autorsa_entry
 from core.errors import InvalidRequest
 from core.models import LegResult, OrderRequest, OrderType, ResultStatus
@@ -63,7 +63,9 @@ class AutoRSABroker:
         ValueError: ``brokerage`` is not run through AutoRSA.
     """
 
-    calls_out = True
+    # Calls out to the brokerage (own queue), keeps no ledger of its own (an interrupted
+    # leg is ``unknown``), keeps sessions in per-account state dirs on its workers.
+    traits = BrokerTraits(runs_inline=False, keeps_ledger=False, keeps_worker_state=True)
 
     def __init__(
         self,
@@ -84,6 +86,15 @@ class AutoRSABroker:
         self._extra_env = dict(extra_env or {})
 
     # --- Broker protocol -------------------------------------------------------
+
+    def account_time_bound(self) -> float:
+        """One run at its time limit, then killing what is left of it.
+
+        A run also waits for the account's state lock when another run of the same
+        account holds it; within a group's order that only happens to a stale copy of
+        a leg, which the leg's lease keeps from running, so the wait is not budgeted.
+        """
+        return self.settings.autorsa_timeout_for(self.name) + TERM_GRACE_SECONDS + 5
 
     def activate(self, account: BrokerAccount) -> ActivationResult:
         """Log in and read holdings for ``account`` alone.

@@ -33,8 +33,10 @@ def test_public_routes_need_no_key(anonymous, worker):
     assert anonymous.get("/docs").status_code == 200
 
 
-def test_revoked_key_is_refused_at_once(live_server, redis_client):
-    from core.apikeys import ApiKeyStore
+def test_revoked_key_is_refused_within_the_verified_key_time(live_server, redis_client):
+    import time
+
+    from core.apikeys import VERIFIED_KEY_SECONDS, ApiKeyStore
     from tests.conftest import ApiClient
 
     store = ApiKeyStore(redis_client)
@@ -42,9 +44,28 @@ def test_revoked_key_is_refused_at_once(live_server, redis_client):
     client = ApiClient(live_server.url, key)
     assert client.get("/api/v1/groups").status_code == 200
     store.revoke("short-lived")
-    response = client.get("/api/v1/groups")
+    revoked = time.monotonic()
+    while (response := client.get("/api/v1/groups")).status_code == 200:
+        assert time.monotonic() - revoked < VERIFIED_KEY_SECONDS + 1, "revocation not effective"
+        time.sleep(0.1)
     assert response.status_code == 401
     assert response.json()["message"] == "unknown or revoked API key"
+
+
+def test_verified_keys_remember_good_keys_for_their_ttl_only(redis_client):
+    from core.apikeys import ApiKeyStore, VerifiedKeys
+
+    now = [100.0]
+    verified = VerifiedKeys(ttl=5, clock=lambda: now[0])
+    store = ApiKeyStore(redis_client)
+    key = store.create("cached", replace=True)
+    assert verified.verify(key, store) == "cached"
+    store.revoke("cached")
+    now[0] += 4.9
+    assert verified.verify(key, store) == "cached"  # within the ttl: from memory
+    now[0] += 0.2
+    assert verified.verify(key, store) is None  # past it: asked again, and refused
+    assert verified.verify("tf_not-a-key", store) is None
 
 
 def test_keys_are_stored_only_as_hashes(redis_client):

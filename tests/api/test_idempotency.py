@@ -153,11 +153,6 @@ def test_idempotency_compat_transaction_repeated_names_the_same_job(api, paper_g
     assert job["state"] == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="production bug: deleting a group leaves its tf:idem:<group>:* keys (24 h TTL), "
-    "so a re-created group's first POST with an old key answers 404 for the deleted job",
-)
 def test_idempotency_key_of_a_deleted_group_does_not_outlive_it(api):
     group = api.create_group()
     api.add_paper_account(group, "p1")

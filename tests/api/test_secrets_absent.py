@@ -67,7 +67,7 @@ def test_credentials_never_appear_in_clear(api, worker, redis_client):
         json={"name": "tr2", "brokerage": "tradier", "credentials": {"access_token": SECRET}},
     )
     waiting = _decoded_messages(redis_client.lrange(f"group.{idle}", 0, -1))
-    assert idle in waiting and "tasks.activate" in waiting
+    assert idle in waiting and "tasks.advance_group" in waiting
     assert SECRET not in waiting
 
     texts = [r.text for r in responses] + [json.dumps(j) for j in jobs]

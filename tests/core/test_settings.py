@@ -40,11 +40,35 @@ def test_settings_amqp_broker_and_per_brokerage_timeouts():
         ({**BASE, "AUTORSA_TIMEOUTS": "chase"}, "AUTORSA_TIMEOUTS must look like"),
         ({**BASE, "TRADEFLEET_LOG_JSON": "perhaps"}, "TRADEFLEET_LOG_JSON must be true or false"),
         ({**BASE, "TRADEFLEET_VISIBILITY_TIMEOUT": "1"}, "at least 10"),
+        (
+            {**BASE, "TRADEFLEET_VISIBILITY_TIMEOUT": "600", "TRADEFLEET_LEG_TIME_LIMIT": "596"},
+            r"TRADEFLEET_LEG_TIME_LIMIT \(596s\) must be at least 5s below "
+            r"TRADEFLEET_VISIBILITY_TIMEOUT \(600s\)",
+        ),
     ],
 )
 def test_settings_errors_name_the_variable(env, message):
     with pytest.raises(ConfigurationError, match=message):
         Settings.from_env(env)
+
+
+def test_settings_leg_time_limit_defaults_to_half_the_visibility_timeout():
+    assert Settings.from_env(BASE).leg_time_limit == 3600
+    settings = Settings.from_env({**BASE, "TRADEFLEET_VISIBILITY_TIMEOUT": "60"})
+    assert settings.leg_time_limit == 30
+    fits = {**BASE, "TRADEFLEET_VISIBILITY_TIMEOUT": "600", "TRADEFLEET_LEG_TIME_LIMIT": "595"}
+    assert Settings.from_env(fits).leg_time_limit == 595
+
+
+def test_settings_unsafe_flag_lets_legs_outlive_the_visibility_timeout():
+    env = {
+        **BASE,
+        "TRADEFLEET_VISIBILITY_TIMEOUT": "10",
+        "TRADEFLEET_LEG_TIME_LIMIT": "120",
+        "TRADEFLEET_UNSAFE_LEGS_PAST_VISIBILITY": "1",
+    }
+    settings = Settings.from_env(env)
+    assert settings.leg_time_limit == 120 and settings.unsafe_legs_past_visibility
 
 
 def test_get_settings_exits_with_one_line(monkeypatch):

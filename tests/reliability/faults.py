@@ -2,7 +2,7 @@
 
 Each reliability test builds a :class:`Fleet`: a private ``redis-server`` (AOF on), Celery
 workers and beat pointed at it, and a Celery client app that sends job tasks by name exactly
-as ``api/operations.py`` does (job record first, then the task). The in-process
+as ``tasks/operations.py`` does (job record first, then the task). The in-process
 ``tasks.celery.app`` is bound to the session broker at import time, so it is never used here.
 
 :func:`check_outcomes` holds the invariants every fault test asserts: every job terminal,
@@ -37,7 +37,7 @@ from core.quotes import QuoteBook
 from core.settings import get_settings
 from core.vault import Vault
 from tasks import names, routing
-from tests.services import CeleryBeat, CeleryWorker, RedisServer, wait_until
+from tests.services import ApiProcess, CeleryBeat, CeleryWorker, RedisServer, wait_until
 
 TERMINAL = {"succeeded", "partial", "failed", "unknown"}
 STARTING_CASH = Decimal("1000000")
@@ -120,11 +120,19 @@ class Fleet:
         env.update(overrides)
         return env
 
-    def worker(self, name: str, concurrency: int = 2, start: bool = True, **env) -> CeleryWorker:
+    def worker(
+        self,
+        name: str,
+        concurrency: int = 2,
+        start: bool = True,
+        extra_args: tuple[str, ...] = (),
+        **env,
+    ) -> CeleryWorker:
         worker = CeleryWorker(
             self.env(**env),
             concurrency=concurrency,
             hostname=f"{name}-{uuid.uuid4().hex[:6]}@%h",
+            extra_args=extra_args,
         )
         self.processes.append(worker)
         return worker.start() if start else worker
@@ -133,6 +141,12 @@ class Fleet:
         beat = CeleryBeat(self.env(**env))
         self.processes.append(beat)
         return beat.start()
+
+    def api(self, **env) -> ApiProcess:
+        """The API under gunicorn on this fleet's Redis (``env`` overrides, e.g. the broker)."""
+        api = ApiProcess(self.env(**env))
+        self.processes.append(api)
+        return api.start()
 
     def close(self) -> None:
         for process in reversed(self.processes):
@@ -152,7 +166,7 @@ class Fleet:
         self.conn.close()
         self.redis_server.stop()
 
-    # Driving jobs (mirrors api/operations.py) ---------------------------------
+    # Driving jobs (the writes of tasks/operations.py, through this fleet's client) --
 
     def create_group(self, prefix: str) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
@@ -162,8 +176,8 @@ class Fleet:
     def _enqueue(self, job: Job) -> str:
         self.jobs.create(job)
         self.client.send_task(
-            names.FOR_JOB_KIND[job.kind.value],
-            args=[job.id, job.group],
+            names.ADVANCE_GROUP,
+            args=[job.group, job.id],
             queue=routing.group_queue(job.group),
         )
         return job.id

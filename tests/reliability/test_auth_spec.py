@@ -14,6 +14,9 @@ import uuid
 import pytest
 import requests
 
+from core.apikeys import VERIFIED_KEY_SECONDS
+from tests.services import wait_until
+
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
 PUBLIC_PATHS = {"/health", "/openapi.json", "/docs"}
@@ -90,6 +93,17 @@ def revoked_key(redis_client, live_server) -> str:
     )
     assert works.status_code == 200, works.text
     store.revoke(name)
+
+    def refused() -> bool:
+        response = requests.get(
+            f"{live_server.url}/api/v1/groups",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        return response.status_code == 401
+
+    # An API process trusts a key it verified for VERIFIED_KEY_SECONDS (README).
+    wait_until(refused, VERIFIED_KEY_SECONDS + 1, interval=0.1, message="revocation ignored")
     return key
 
 

@@ -2,8 +2,9 @@
 
 Two Robinhood accounts whose (stand-in) AutoRSA runs take 3 s each. The worker running
 the brokerage leg is SIGKILLed while the first account's run is in flight; a new worker
-gets the leg again after the visibility timeout, finds its claim and must not run
-AutoRSA again. The stand-in appends every order it "places" to ``orders.log`` in the
+gets the leg again (the sweeper re-sends it once its lease lapsed, or the broker
+redelivers it after the visibility timeout), finds it orphaned and must not run AutoRSA
+again. The stand-in appends every order it "places" to ``orders.log`` in the
 account's state directory, which is how the test counts real placements.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from brokers.autorsa.state import state_dir
-from core.models import Account, AccountState, JobState, ResultStatus
+from core.models import Account, AccountState, JobState, LegState, ResultStatus
 from tests.reliability.faults import Fleet
 from tests.services import wait_until
 
@@ -29,7 +30,7 @@ def _orders_placed(group: str, account: str) -> list[str]:
 
 
 def test_killed_autorsa_leg_never_places_an_order_twice():
-    fleet = Fleet(visibility_timeout=12)
+    fleet = Fleet(visibility_timeout=60)  # recovery goes by the leg's lease, not by this
     try:
         worker = fleet.worker("leg-a")
         fleet.beat()
@@ -45,7 +46,7 @@ def test_killed_autorsa_leg_never_places_an_order_twice():
 
         def leg_in_flight():
             job = fleet.jobs.fetch(doomed)
-            return job.state is JobState.RUNNING and job.legs_outstanding
+            return job.leg_states.get("robinhood") is LegState.RUNNING
 
         wait_until(leg_in_flight, 30, interval=0.1, message="the brokerage leg never started")
         time.sleep(1.5)  # the first account's AutoRSA run is now half-way through

@@ -53,12 +53,13 @@ def _registry_snapshot(fleet: Fleet) -> dict:
 
 
 def _queued_jobs(fleet: Fleet, group: str) -> set[str]:
-    """Job ids of the job messages waiting in the group's queue (sweeper nudges aside)."""
+    """Job ids of the job messages waiting in the group's queue (sweeper nudges name none)."""
     found = set()
     for raw in fleet.conn.lrange(f"group.{group}", 0, -1):
         message = json.loads(raw)
-        if message["headers"]["task"] != "tasks.advance_group":
-            found.add(json.loads(message["headers"]["argsrepr"].replace("'", '"'))[0])
+        args = json.loads(message["headers"]["argsrepr"].replace("'", '"'))
+        if message["headers"]["task"] == "tasks.advance_group" and len(args) == 2:
+            found.add(args[1])  # (group, job id): sent when the job was submitted
     return found
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from core import keys
 from core.leases import DEFAULT_TTL_SECONDS
-from core.models import Account, AccountState, JobState
+from core.models import Account, AccountState, JobState, LegState
 from core.throttle import ConcurrencySlot
 from tests.reliability.faults import Fleet
 from tests.services import wait_until
@@ -46,7 +46,7 @@ def test_killed_worker_frees_its_concurrency_slot_within_the_slot_ttl():
 
         def leg_holds_the_slot():
             job = fleet.jobs.fetch(doomed)
-            running = job.state is JobState.RUNNING and job.legs_outstanding
+            running = job.leg_states.get(BROKERAGE) is LegState.RUNNING
             return running and fleet.conn.zcard(slots) == 1
 
         wait_until(leg_holds_the_slot, 30, interval=0.05, message="the leg never took the slot")

@@ -1,0 +1,237 @@
+"""What a client can ask of the fleet, once for every transport (API, compat routes, beat).
+
+Each operation validates against the registry, writes in one atomic step and
+publishes by task name; none waits for a worker. Operations take their Redis
+connection and settings as arguments, so beat, schedules and strategies submit
+through the very code the API uses.
+
+What a caller can tell its client:
+
+* a :class:`Submitted` job exists and will run. ``dispatched`` False means
+  the broker was unreachable when it was written: it runs once the broker is
+  back (the sweeper re-sends it), and must not be submitted again;
+* an exception means nothing was written: ``NotFound``, ``InvalidRequest``,
+  ``AlreadyExists``, ``Conflict``, or a Redis error (the store is down).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+
+from brokers import traits_of, wipe_ledger
+from brokers.credentials import validate_credentials
+from core.accounts import AccountRegistry
+from core.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from core.groups import GroupRegistry
+from core.jobs import JobRegistry, Write, new_job_id
+from core.models import (
+    NAME_RULE,
+    Account,
+    AccountState,
+    Group,
+    Job,
+    JobKind,
+    OrderRequest,
+    ResultStatus,
+    is_valid_name,
+)
+from core.retries import retry_orders
+from core.settings import Settings
+from core.vault import Vault
+from tasks import enqueue
+
+DISPATCH_DELAYED = (
+    "the job is saved and will run, but the message broker was unreachable: it starts "
+    "once the broker is back (within seconds of it). Do not submit it again"
+)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A job that exists and will run.
+
+    Attributes:
+        created: False when an ``Idempotency-Key`` named an earlier job (returned here).
+        dispatched: False when the broker was unreachable: the job waits for it.
+    """
+
+    job: Job
+    created: bool = True
+    dispatched: bool = True
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The Idempotency-Key was used for a different request: use a new key for a new order."""
+
+
+class Operations:
+    def __init__(self, connection: redis.Redis, settings: Settings) -> None:
+        self.connection = connection
+        self.settings = settings
+        self.groups = GroupRegistry(connection)
+        self.accounts = AccountRegistry(connection)
+        self.jobs = JobRegistry(connection)
+        self.vault = Vault(connection, settings.secret_keys)
+
+    # Groups -----------------------------------------------------------------
+
+    def create_group(self, name: str) -> Group:
+        """Raises: InvalidRequest (bad name), AlreadyExists."""
+        group = self.groups.create(name)
+        enqueue.announce_groups_changed()
+        return group
+
+    def delete_group(self, name: str) -> None:
+        """Delete a group with its accounts, credentials, ledgers and job history.
+
+        Raises:
+            NotFound: no such group.
+            Conflict: it still has jobs waiting or running.
+        """
+        self.groups.get(name)
+        if self.jobs.pending(name):
+            raise Conflict(
+                f"group {name!r} still has unfinished jobs; wait for them before deleting it"
+            )
+        for account in self.accounts.list_group(name):
+            self._forget_account(account)
+        self.jobs.delete_group_jobs(name)
+        self.groups.delete(name)
+        enqueue.announce_groups_changed()
+
+    # Accounts ---------------------------------------------------------------
+
+    def add_account(self, group: str, name: str, brokerage: str, credentials: object) -> Submitted:
+        """Register an account (or re-activate an inactive or failed one) and queue its activation.
+
+        The account, its encrypted credentials and the activation job are written
+        in one step.
+
+        Raises:
+            NotFound: no such group.
+            InvalidRequest: the name breaks the rule, or the credentials do not fit
+                the brokerage (fields named).
+            AlreadyExists: an account of that name is pending or active.
+            Conflict: the name belongs to an account of another brokerage.
+        """
+        self.groups.get(group)
+        if not is_valid_name(name):
+            raise InvalidRequest("invalid account name", errors={"name": [f"must be {NAME_RULE}"]})
+        clean = validate_credentials(brokerage, credentials)
+        existing = self.accounts.find(group, name)
+        if existing and existing.state in (AccountState.PENDING, AccountState.ACTIVE):
+            raise AlreadyExists(
+                f"account {name!r} is {existing.state.value} in group {group!r}; "
+                "deactivate or delete it first"
+            )
+        if existing and existing.brokerage != brokerage:
+            raise Conflict(
+                f"account {name!r} is a {existing.brokerage} account; delete it to reuse the name"
+            )
+        account = Account(group=group, name=name, brokerage=brokerage)
+        if existing:
+            account.created_at = existing.created_at
+        job = Job(id=new_job_id(), kind=JobKind.ACTIVATE, group=group, account=name)
+        also = [self.vault.write(group, name, clean), *self.accounts.writes(account)]
+        return self._submit(job, also=also)
+
+    def deactivate_account(self, group: str, name: str) -> Submitted:
+        """Raises: NotFound: no such group or account."""
+        self.groups.get(group)
+        self.accounts.get(group, name)
+        return self._submit(
+            Job(id=new_job_id(), kind=JobKind.DEACTIVATE, group=group, account=name)
+        )
+
+    def delete_account(self, group: str, name: str) -> None:
+        """Forget an account and wipe its credentials now. Raises: NotFound."""
+        self.groups.get(group)
+        self._forget_account(self.accounts.get(group, name))
+
+    # Orders -----------------------------------------------------------------
+
+    def submit_order(
+        self, group: str, order: OrderRequest, idempotency_key: str | None = None
+    ) -> Submitted:
+        """Queue an order for the group's active accounts.
+
+        With ``idempotency_key``, the key, the job and its place in the run order
+        are written in one step: the same key with the same order answers with the
+        first job (``created`` False), with another order it is refused.
+
+        Raises:
+            NotFound: no such group.
+            IdempotencyKeyReused: the key named a different order.
+        """
+        job = Job(id=new_job_id(), kind=JobKind.TRANSACTION, group=group, order=order)
+        return self._submit(job, idempotency_key=idempotency_key, fingerprint=_fingerprint(order))
+
+    def retry_job(
+        self, job_id: str, statuses: tuple[ResultStatus, ...], *, checked_brokerage: bool
+    ) -> list[Submitted]:
+        """Queue new orders for the results of ``job_id`` that did not succeed (``core.retries``).
+
+        Raises:
+            NotFound: no such job.
+            InvalidRequest: unknown results without ``checked_brokerage``.
+            Conflict: not a finished order, nothing to retry, or retried already.
+        """
+        job = self.jobs.fetch(job_id)
+        orders = retry_orders(job, statuses, checked_brokerage=checked_brokerage)
+        retries = [
+            Job(id=new_job_id(), kind=JobKind.TRANSACTION, group=job.group, order=o) for o in orders
+        ]
+        first = self.jobs.claim_retry(job_id, [r.id for r in retries])
+        if first is not None:
+            raise Conflict(
+                f"job {job_id} was retried already by job(s) {first}: retry those instead"
+            )
+        return [self._submit(r) for r in retries]
+
+    def refresh_holdings(self, group: str) -> Submitted:
+        """Queue a holdings read of every active account. Raises: NotFound."""
+        return self._submit(Job(id=new_job_id(), kind=JobKind.HOLDINGS, group=group))
+
+    # Internals --------------------------------------------------------------
+
+    def _submit(
+        self,
+        job: Job,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        also: Sequence[Write] = (),
+    ) -> Submitted:
+        created = self.jobs.create(
+            job, idempotency_key=idempotency_key, fingerprint=fingerprint, also=also
+        )
+        if created is None:
+            raise NotFound(f"group {job.group!r} does not exist")
+        if not created.created:
+            if created.fingerprint != fingerprint:
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was used for a different order in this group; "
+                    "use a new key for a new order",
+                    errors={"Idempotency-Key": ["already used for a different order"]},
+                )
+            return Submitted(self.jobs.fetch(created.job_id), created=False)
+        return Submitted(job, dispatched=enqueue.submit(job))
+
+    def _forget_account(self, account: Account) -> None:
+        with self.connection.pipeline() as pipe:
+            self.vault.wipe(account.group, account.name, pipeline=pipe)
+            self.accounts.delete(account.group, account.name, pipeline=pipe)
+            if traits_of(account.brokerage).keeps_ledger:
+                wipe_ledger(self.connection, account.group, account.name, pipeline=pipe)
+            pipe.execute()
+        if traits_of(account.brokerage).keeps_worker_state:
+            enqueue.forget_account_state(account.group, account.name, account.brokerage)
+
+
+def _fingerprint(order: OrderRequest) -> str:
+    return hashlib.sha256(json.dumps(order.to_dict(), sort_keys=True).encode()).hexdigest()
