@@ -49,6 +49,6 @@ def get_broker(
 
 def wipe_ledger(connection: redis.Redis, group: str, account: str, pipeline=None) -> None:
     """Forget a deleted account's ledger, for brokerages that keep one in Redis."""
-    from brokers.paper import PaperLedger
+    from brokers.paper_ledger import PaperLedger
 
     PaperLedger(connection).wipe(group, account, pipeline=pipeline)

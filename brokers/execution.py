@@ -188,12 +188,14 @@ class _Leg:
                 self.brokerage, connection=self.connection, settings=self.settings, group=job.group
             )
             if claim is Claim.ORPHANED and job.kind is JobKind.TRANSACTION:
-                self._settle(broker, job, names)
+                last, only_missing = self._settle(broker, job, names), True
             elif broker.traits.runs_inline and job.kind is JobKind.TRANSACTION:
-                self._run_batches(broker, job, names)
+                last, only_missing = self._run_batches(broker, job, names), False
             else:
-                self._run_accounts(broker, job, names)
-            remaining = self._write(job, [], report=True)
+                last, only_missing = self._run_accounts(broker, job, names), False
+            # The last results and the report go in one write.
+            remaining = self._write(job, last, report=True, only_missing=only_missing)
+            self.lease.forget()  # reporting deleted it
         except _LeaseLost:
             log.warning(
                 "job %s: %s leg lost its lease (it outlived it, or the job is finished); "
@@ -208,12 +210,13 @@ class _Leg:
 
     # The three ways through a leg --------------------------------------------
 
-    def _run_accounts(self, broker: Broker, job: Job, names: list[str]) -> None:
+    # Each returns the results of its last step, for the caller to write with the report.
+
+    def _run_accounts(self, broker: Broker, job: Job, names: list[str]) -> list[LegResult]:
         bound = broker.account_time_bound()
         for position, name in enumerate(names):
             if time.monotonic() + bound > self.deadline:
-                self._write(job, self._not_reached(job, names[position:]))
-                return
+                return self._not_reached(job, names[position:])
             if not self.lease.owned():
                 raise _LeaseLost
             loaded = _load(self.accounts, self._vault(), job.group, [name], self.brokerage)[0]
@@ -223,13 +226,15 @@ class _Leg:
             results, holdings = _run_account(broker, job, loaded)
             effects = _account_effects(job, loaded.account, results, holdings)
             self._write(job, results, account_fields=effects)
+        return []
 
-    def _run_batches(self, broker: Broker, job: Job, names: list[str]) -> None:
+    def _run_batches(self, broker: Broker, job: Job, names: list[str]) -> list[LegResult]:
         vault = self._vault()
-        for batch in _batches(names, INLINE_BATCH):
-            if not self.lease.owned():
-                raise _LeaseLost
-            results: list[LegResult] = []
+        results: list[LegResult] = []
+        for number, batch in enumerate(_batches(names, INLINE_BATCH)):
+            if number:
+                self._write(job, results)  # refused (and the run stopped) if the lease lapsed
+            results = []
             ready: list[BrokerAccount] = []
             for loaded in _load(self.accounts, vault, job.group, batch, self.brokerage):
                 if isinstance(loaded, LegResult):
@@ -238,9 +243,9 @@ class _Leg:
                     ready.append(loaded)
             if ready:
                 results.extend(_guarded(job, ready, broker.place_orders))
-            self._write(job, results)
+        return results
 
-    def _settle(self, broker: Broker, job: Job, names: list[str]) -> None:
+    def _settle(self, broker: Broker, job: Job, names: list[str]) -> list[LegResult]:
         """An earlier run died mid-leg: settle accounts without an outcome, never re-place."""
         recorded = {
             field.partition("|")[0]
@@ -249,7 +254,7 @@ class _Leg:
         }
         open_names = [n for n in names if n not in recorded]
         if not open_names:
-            return
+            return []
         if broker.traits.keeps_ledger:
             log.warning(
                 "job %s: %s leg interrupted; settling %d accounts from the ledger",
@@ -268,7 +273,7 @@ class _Leg:
                 if ready:
                     results.extend(_guarded(job, ready, broker.reconcile))
                 self._write(job, results, only_missing=True)
-            return
+            return []
         log.warning(
             "job %s: %s leg interrupted; %d accounts without an outcome are unknown",
             job.id,
@@ -283,7 +288,7 @@ class _Leg:
                 LegResult(name, self.brokerage, ResultStatus.UNKNOWN, UNKNOWN_AFTER_INTERRUPTION),
             )
         ]
-        self._write(job, unknown, only_missing=True)
+        return unknown
 
     # Helpers -----------------------------------------------------------------
 
@@ -368,7 +373,7 @@ def _load(
 ) -> list[BrokerAccount | LegResult]:
     """Each account with its credentials, or the ``failed`` result saying why not."""
     found = accounts.find_many(group, names)
-    secrets = vault.load_many(group, [n for n in names if found.get(n) is not None])
+    secrets = vault.load_many(group, [n for n in names if found[n] is not None])
     loaded: list[BrokerAccount | LegResult] = []
     for name in names:
         account = found.get(name)

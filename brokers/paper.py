@@ -14,195 +14,27 @@ Semantics:
 * Every fill is recorded (time, job, symbol, side, quantity, price). A fill is
   keyed by ``(job, symbol)`` per account, so the ledger itself refuses to fill
   the same order twice whatever happens upstream.
+* A leg's orders are checked and applied in one atomic step per batch of
+  accounts (``brokers.paper_ledger``), except with the fault-test
+  ``TRADEFLEET_PAPER_DELAY``, which applies them one by one, slowly.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 import redis
 
 from brokers.base import AccountHoldings, BrokerAccount, BrokerTraits, Position
-from core import keys, money
-from core.models import (
-    LegResult,
-    OrderAction,
-    OrderRequest,
-    OrderType,
-    ResultStatus,
-    to_iso,
-    utcnow,
-)
+from brokers.paper_ledger import Fill, OrderLine, OrderRefused, PaperLedger
+from core import money
+from core.models import LegResult, OrderAction, OrderRequest, OrderType, ResultStatus
 from core.quotes import QuoteBook
 
+__all__ = ["NAME", "Fill", "OrderRefused", "PaperBroker", "PaperLedger"]
+
 NAME = "paper"
-
-
-@dataclass(frozen=True)
-class Fill:
-    fill_id: str
-    job_id: str
-    symbol: str
-    side: str
-    quantity: str
-    price: str
-    at: str
-
-
-class OrderRefused(Exception):
-    """The ledger refuses the order; the message says why (shown to the user)."""
-
-
-class PaperLedger:
-    """Cash, positions and fills of paper accounts, changed atomically.
-
-    Numbers follow ``core.money``: cash is whole cents (a buy's cost rounds up,
-    a sell's proceeds round down, so the ledger never credits money that did
-    not exist), positions are exact (quantities have at most 6 places), and an
-    order finer than the rules (a quantity of ``1E-31``) is refused rather than
-    rounded away. Everything is stored in plain notation, never ``1E-7``.
-    """
-
-    def __init__(self, connection: redis.Redis) -> None:
-        self.connection = connection
-
-    def open(self, group: str, account: str, starting_cash: Decimal) -> Decimal:
-        """Open the account unless it is open; returns its cash.
-
-        ``starting_cash`` is kept to the cent, rounded down.
-        """
-        cash = money.format_cash(money.round_cash_proceeds(starting_cash))
-        self.connection.hsetnx(keys.paper_account(group, account), "cash", cash)
-        return self.cash(group, account)
-
-    def cash(self, group: str, account: str) -> Decimal:
-        return Decimal(self.connection.hget(keys.paper_account(group, account), "cash") or "0")
-
-    def positions(self, group: str, account: str) -> dict[str, Decimal]:
-        raw = self.connection.hgetall(keys.paper_positions(group, account))
-        return {symbol: Decimal(qty) for symbol, qty in sorted(raw.items()) if Decimal(qty) != 0}
-
-    def fills(self, group: str, account: str) -> list[Fill]:
-        return [
-            Fill(**json.loads(f))
-            for f in self.connection.lrange(keys.paper_fills(group, account), 0, -1)
-        ]
-
-    def find_fill(self, group: str, account: str, fill_id: str) -> Fill | None:
-        return next((f for f in self.fills(group, account) if f.fill_id == fill_id), None)
-
-    def check(
-        self,
-        group: str,
-        account: str,
-        action: OrderAction,
-        symbol: str,
-        quantity: Decimal,
-        price: Decimal,
-    ) -> None:
-        """Raise :class:`OrderRefused` when the order cannot be filled now."""
-        self._check(self.connection, group, account, action, symbol, quantity, price)
-
-    def fill(
-        self,
-        group: str,
-        account: str,
-        *,
-        job_id: str,
-        action: OrderAction,
-        symbol: str,
-        quantity: Decimal,
-        price: Decimal,
-    ) -> Fill:
-        """Apply a fill atomically and return it; an already recorded fill is returned as is.
-
-        Raises:
-            OrderRefused: not enough cash or shares.
-        """
-        fill_id = f"{job_id}|{symbol}"
-        watched = [
-            keys.paper_account(group, account),
-            keys.paper_positions(group, account),
-            keys.paper_fill_ids(group, account),
-        ]
-        outcome: dict[str, Fill] = {}
-
-        def apply(pipe: redis.client.Pipeline) -> None:
-            if pipe.sismember(keys.paper_fill_ids(group, account), fill_id):
-                outcome["fill"] = self.find_fill(group, account, fill_id)
-                pipe.multi()
-                return
-            self._check(pipe, group, account, action, symbol, quantity, price)
-            cash = Decimal(pipe.hget(keys.paper_account(group, account), "cash") or "0")
-            held = Decimal(pipe.hget(keys.paper_positions(group, account), symbol) or "0")
-            sign = 1 if action is OrderAction.BUY else -1
-            fill = Fill(
-                fill_id=fill_id,
-                job_id=job_id,
-                symbol=symbol,
-                side=action.value,
-                quantity=money.format_decimal(quantity),
-                price=money.format_price(price),
-                at=to_iso(utcnow()),
-            )
-            # Whole cents; round_cash_proceeds also keeps an older, finer balance from gaining.
-            new_cash = money.round_cash_proceeds(cash + _cash_change(action, quantity, price))
-            pipe.multi()
-            pipe.hset(keys.paper_account(group, account), "cash", money.format_cash(new_cash))
-            pipe.hset(
-                keys.paper_positions(group, account),
-                symbol,
-                money.format_decimal(held + sign * quantity),
-            )
-            pipe.sadd(keys.paper_fill_ids(group, account), fill_id)
-            pipe.rpush(keys.paper_fills(group, account), json.dumps(asdict(fill)))
-            outcome["fill"] = fill
-
-        self.connection.transaction(apply, *watched)
-        return outcome["fill"]
-
-    def wipe(self, group: str, account: str, pipeline=None) -> None:
-        (pipeline or self.connection).delete(
-            keys.paper_account(group, account),
-            keys.paper_positions(group, account),
-            keys.paper_fills(group, account),
-            keys.paper_fill_ids(group, account),
-        )
-
-    @staticmethod
-    def _check(conn, group, account, action, symbol, quantity, price) -> None:
-        if not money.fits_places(quantity, money.QUANTITY_PLACES):
-            rule = money.places_rule(money.QUANTITY_PLACES)
-            raise OrderRefused(f"quantity {money.format_decimal(quantity)} must have {rule}")
-        if not money.fits_places(price, money.PRICE_PLACES):
-            rule = money.places_rule(money.PRICE_PLACES)
-            raise OrderRefused(f"price {money.format_price(price)} must have {rule}")
-        if not conn.exists(keys.paper_account(group, account)):
-            raise OrderRefused("paper account is not open (activate it first)")
-        if action is OrderAction.BUY:
-            cash = Decimal(conn.hget(keys.paper_account(group, account), "cash") or "0")
-            cost = money.round_cash_cost(quantity * price)
-            if cost > cash:
-                raise OrderRefused(
-                    f"insufficient cash: {_money(cost)} needed, {_money(cash)} available"
-                )
-        else:
-            held = Decimal(conn.hget(keys.paper_positions(group, account), symbol) or "0")
-            if quantity > held:
-                raise OrderRefused(
-                    f"insufficient shares: selling {money.format_decimal(quantity)} {symbol},"
-                    f" holding {money.format_decimal(held)}"
-                )
-
-
-def _cash_change(action: OrderAction, quantity: Decimal, price: Decimal) -> Decimal:
-    """Cash a fill moves: minus the cost rounded up, or plus the proceeds rounded down."""
-    if action is OrderAction.BUY:
-        return -money.round_cash_cost(quantity * price)
-    return money.round_cash_proceeds(quantity * price)
 
 
 class PaperBroker:
@@ -242,11 +74,40 @@ class PaperBroker:
     def place_orders(
         self, job_id: str, order: OrderRequest, accounts: list[BrokerAccount]
     ) -> list[LegResult]:
-        return [
-            self._place(job_id, order, account, symbol)
-            for account in accounts
-            for symbol in order.symbols
-        ]
+        """One result per account and symbol; the ledger applies them in one atomic step."""
+        quotes = {symbol: self.quotes.find(symbol) for symbol in order.symbols}
+        results: list[LegResult | None] = []
+        lines: list[tuple[int, OrderLine]] = []
+        for account in accounts:
+            for symbol in order.symbols:
+                refusal = _refusal(order, symbol, quotes[symbol])
+                if refusal:
+                    results.append(
+                        LegResult.for_order(
+                            account.name, NAME, order, symbol, ResultStatus.REJECTED, refusal
+                        )
+                    )
+                    continue
+                line = OrderLine(
+                    account.name, symbol, order.action, order.quantity, quotes[symbol].price
+                )
+                lines.append((len(results), line))
+                results.append(None)
+        for (position, line), outcome in zip(lines, self._apply(job_id, order, lines), strict=True):
+            results[position] = _outcome_result(order, line, outcome)
+        return results
+
+    def _apply(
+        self, job_id: str, order: OrderRequest, lines: list[tuple[int, OrderLine]]
+    ) -> list[Fill | OrderRefused]:
+        batch = [line for _position, line in lines]
+        if not self.delay:
+            return self.ledger.fill_many(self.group, job_id, batch, check_only=order.dry_run)
+        outcomes = []
+        for line in batch:  # fault tests: one slow order at a time, to widen the windows
+            time.sleep(self.delay)
+            outcomes += self.ledger.fill_many(self.group, job_id, [line], check_only=order.dry_run)
+        return outcomes
 
     def reconcile(
         self, job_id: str, order: OrderRequest, accounts: list[BrokerAccount]
@@ -257,15 +118,16 @@ class PaperBroker:
         recorded; one that is not there was never applied (fills are atomic), so
         it is placed now, and the ledger still refuses a second fill.
         """
-        results = []
+        settled: dict[tuple[str, str], LegResult] = {}
         for account in accounts:
             for symbol in order.symbols:
                 fill = self.ledger.find_fill(self.group, account.name, f"{job_id}|{symbol}")
-                if fill is None:
-                    results.append(self._place(job_id, order, account, symbol))
-                else:
-                    results.append(_filled(account, order, fill, reconciled=True))
-        return results
+                if fill is not None:
+                    settled[account.name, symbol] = _filled(account.name, order, fill, True)
+        unsettled = [a for a in accounts if any((a.name, s) not in settled for s in order.symbols)]
+        for result in self.place_orders(job_id, order, unsettled):
+            settled.setdefault((result.account, result.symbol), result)
+        return [settled[a.name, s] for a in accounts for s in order.symbols]
 
     def holdings(
         self, accounts: list[BrokerAccount]
@@ -300,72 +162,46 @@ class PaperBroker:
             total=_money(total),
         )
 
-    def _place(
-        self, job_id: str, order: OrderRequest, account: BrokerAccount, symbol: str
-    ) -> LegResult:
-        if self.delay:
-            time.sleep(self.delay)  # test setting: widens the window for fault injection
-        quote = self.quotes.find(symbol)
-        if quote is None:
-            return LegResult.for_order(
-                account.name,
-                NAME,
-                order,
-                symbol,
-                ResultStatus.REJECTED,
-                f"no quote for {symbol}: set one with PUT /api/v1/market-data/{symbol}",
-            )
-        if order.order_type is OrderType.LIMIT and not _limit_crossed(order, quote.price):
-            side = "above" if order.action is OrderAction.BUY else "below"
-            return LegResult.for_order(
-                account.name,
-                NAME,
-                order,
-                symbol,
-                ResultStatus.REJECTED,
-                f"limit not reached: last quote {money.format_price(quote.price)} is {side}"
-                f" the limit {money.format_price(order.limit_price)}"
-                " (paper limit orders are immediate-or-cancel)",
-            )
-        try:
-            if order.dry_run:
-                self.ledger.check(
-                    self.group, account.name, order.action, symbol, order.quantity, quote.price
-                )
-                return LegResult.for_order(
-                    account.name,
-                    NAME,
-                    order,
-                    symbol,
-                    ResultStatus.DRY_RUN,
-                    f"dry run: would {order.action.value} {money.format_decimal(order.quantity)}"
-                    f" {symbol} at {money.format_price(quote.price)}",
-                    price=quote.price,
-                )
-            fill = self.ledger.fill(
-                self.group,
-                account.name,
-                job_id=job_id,
-                action=order.action,
-                symbol=symbol,
-                quantity=order.quantity,
-                price=quote.price,
-            )
-        except OrderRefused as refused:
-            return LegResult.for_order(
-                account.name, NAME, order, symbol, ResultStatus.REJECTED, str(refused)
-            )
-        return _filled(account, order, fill)
+
+def _refusal(order: OrderRequest, symbol: str, quote) -> str:
+    """Why the order of ``symbol`` cannot go to the ledger at all ("" when it can)."""
+    if quote is None:
+        return f"no quote for {symbol}: set one with PUT /api/v1/market-data/{symbol}"
+    if order.order_type is OrderType.LIMIT and not _limit_crossed(order, quote.price):
+        side = "above" if order.action is OrderAction.BUY else "below"
+        return (
+            f"limit not reached: last quote {money.format_price(quote.price)} is {side}"
+            f" the limit {money.format_price(order.limit_price)}"
+            " (paper limit orders are immediate-or-cancel)"
+        )
+    return ""
 
 
-def _filled(
-    account: BrokerAccount, order: OrderRequest, fill: Fill, *, reconciled: bool = False
-) -> LegResult:
+def _outcome_result(order: OrderRequest, line: OrderLine, outcome) -> LegResult:
+    if isinstance(outcome, OrderRefused):
+        return LegResult.for_order(
+            line.account, NAME, order, line.symbol, ResultStatus.REJECTED, str(outcome)
+        )
+    if order.dry_run:
+        return LegResult.for_order(
+            line.account,
+            NAME,
+            order,
+            line.symbol,
+            ResultStatus.DRY_RUN,
+            f"dry run: would {order.action.value} {money.format_decimal(order.quantity)}"
+            f" {line.symbol} at {money.format_price(line.price)}",
+            price=line.price,
+        )
+    return _filled(line.account, order, outcome)
+
+
+def _filled(account: str, order: OrderRequest, fill: Fill, reconciled: bool = False) -> LegResult:
     detail = f"{fill.side} {fill.quantity} {fill.symbol} filled at {fill.price}"
     if reconciled:
         detail += " (read back from the paper ledger after an interrupted run)"
     return LegResult.for_order(
-        account.name,
+        account,
         NAME,
         order,
         fill.symbol,

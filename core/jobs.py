@@ -53,6 +53,19 @@ redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {'created', ARGV[1]}
 """
 
+# KEYS: group lock, group pending. ARGV: lock token, a finished job to take off the run order
+# (or ''), job key template, legs key template ('{id}' stands for the job id).
+# Returns {owned (0/1), head id, job hash, legs hash}: the group's next job, read in one trip.
+_NEXT = """
+if ARGV[2] ~= '' then redis.call('LREM', KEYS[2], 1, ARGV[2]) end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+local id = redis.call('LINDEX', KEYS[2], 0)
+if not id then return {1} end
+local job = redis.call('HGETALL', (string.gsub(ARGV[3], '{id}', id)))
+local legs = redis.call('HGETALL', (string.gsub(ARGV[4], '{id}', id)))
+return {1, id, job, legs}
+"""
+
 # KEYS: job, legs. ARGV: state, finished_at, error, channel, event, require all legs (0/1).
 # Returns 1 when this call finished the job, 0 when it was finished already, -1 when a
 # leg has not reported yet.
@@ -91,6 +104,21 @@ class Write:
 
 
 @dataclass(frozen=True)
+class InLine:
+    """What :meth:`JobRegistry.next_in_line` saw at the head of a group's run order.
+
+    Attributes:
+        owned: the caller still holds the group's mutex (False: stop at once).
+        job_id: the head's id (None: the run order is empty).
+        job: the head job with its legs' states (None: its record is gone, a stale entry).
+    """
+
+    owned: bool
+    job_id: str | None = None
+    job: Job | None = None
+
+
+@dataclass(frozen=True)
 class Created:
     """What :meth:`JobRegistry.create` did.
 
@@ -122,6 +150,7 @@ class JobRegistry:
         self.connection = connection
         self._create = connection.register_script(_CREATE)
         self._finish = connection.register_script(_FINISH)
+        self._next = connection.register_script(_NEXT)
 
     # Writing ---------------------------------------------------------------
 
@@ -267,14 +296,33 @@ class JobRegistry:
 
     # The group's run order -------------------------------------------------
 
+    def next_in_line(self, group: str, lock_token: str, *, done: str = "") -> InLine:
+        """The group's head job, if the caller still holds the group's mutex; one round trip.
+
+        Args:
+            lock_token: the caller's token on ``keys.group_lock(group)``.
+            done: a finished job to take off the run order first.
+        """
+        reply = self._next(
+            keys=[keys.group_lock(group), keys.group_pending(group)],
+            args=[lock_token, done, keys.job("{id}"), keys.job_legs("{id}")],
+        )
+        if not int(reply[0]):
+            return InLine(owned=False)
+        if len(reply) == 1:
+            return InLine(owned=True)
+        job_id, data, legs = _text(reply[1]), _pairs(reply[2]), _pairs(reply[3])
+        if not data:
+            return InLine(owned=True, job_id=job_id)
+        job = Job.from_hash(data)
+        job.leg_states = {b: parse_state(v)[0] for b, v in legs.items()}
+        return InLine(owned=True, job_id=job_id, job=job)
+
     def pending(self, group: str) -> list[str]:
         return self.connection.lrange(keys.group_pending(group), 0, -1)
 
     def head(self, group: str) -> str | None:
         return self.connection.lindex(keys.group_pending(group), 0)
-
-    def remove_pending(self, group: str, job_id: str) -> None:
-        self.connection.lrem(keys.group_pending(group), 1, job_id)
 
     def delete_group_jobs(self, group: str) -> None:
         """Forget every job record of a group (when the group is deleted)."""
@@ -294,3 +342,9 @@ class JobRegistry:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _pairs(flat: list) -> dict[str, str]:
+    """A flat HGETALL reply from a script as a dict."""
+    items = [_text(v) for v in flat]
+    return dict(zip(items[::2], items[1::2], strict=True))

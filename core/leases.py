@@ -1,8 +1,8 @@
 """Leases: Redis keys held by a live process, renewed while it lives, gone soon after it dies.
 
 A lease is a key whose value is its holder's token and whose TTL is short
-(seconds). While the holder runs, a background thread pushes the TTL out every
-third of it; if the holder is killed (SIGKILL, OOM, machine lost) nobody
+(seconds). While the holder runs, the process's renewal thread pushes the TTL
+out every third of it; if the holder is killed (SIGKILL, OOM, machine lost) nobody
 renews it and the key expires within ``ttl``. Everything that must not stay
 blocked by a dead process (a group's mutex, a running leg, a brokerage's
 concurrency slot) is a lease, so "held" always means "held by someone alive".
@@ -14,8 +14,12 @@ one: a lease can lapse under a live holder (Redis unreachable for longer than
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -42,43 +46,83 @@ def new_token() -> str:
 
 
 class Renewer:
-    """A daemon thread that calls ``renew`` every ``interval`` seconds until stopped.
+    """Calls ``renew`` every ``interval`` seconds, from the process's one renewal thread,
+    until stopped.
 
-    ``renew`` returns False when the hold is gone (lapsed or taken over): the
-    thread then stops. A Redis error is a blip: it tries again next round, and
-    the hold's own TTL still frees it if the holder is really gone.
+    ``renew`` returns False when the hold is gone (lapsed or taken over): it is
+    then no longer called. A Redis error is a blip: it is tried again next round,
+    and the hold's own TTL still frees it if the holder is really gone. Starting
+    and stopping cost no thread of their own (a job takes and frees several holds
+    in a few milliseconds), and a renewal that is slow never delays ``stop``.
     """
 
     def __init__(self, renew: Callable[[], bool], interval: float, name: str) -> None:
         self.renew = renew
         self.interval = interval
         self.name = name
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._generation = 0  # bumped by start and stop: stale schedule entries are skipped
 
     def start(self) -> None:
-        # A fresh event per run: a thread of an earlier run still stuck in a Redis
-        # call when stop() gave up waiting for it sees its own event set and ends.
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(self._stop,), name=self.name, daemon=True
-        )
-        self._thread.start()
+        self._generation += 1
+        _keeper().schedule(self, self._generation, time.monotonic() + self.interval)
 
-    def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=timeout)
-        self._thread = None
+    def stop(self) -> None:
+        self._generation += 1
 
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
-            try:
-                if not self.renew():
-                    log.warning("%s lapsed under its holder", self.name)
-                    return
-            except redis.RedisError:
-                continue
+    def _due(self, generation: int) -> float | None:
+        """Renew now; the next due time, or None when this hold is finished."""
+        if generation != self._generation:
+            return None
+        try:
+            if not self.renew():
+                log.warning("%s lapsed under its holder", self.name)
+                return None
+        except redis.RedisError:
+            pass  # a blip: try again next round; the TTL protects us meanwhile
+        return None if generation != self._generation else time.monotonic() + self.interval
+
+
+class _Keeper:
+    """The per-process thread that runs every :class:`Renewer` when it is due."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._due: list[tuple[float, int, int, Renewer]] = []
+        self._wake = threading.Condition()
+        self._order = itertools.count()
+        threading.Thread(target=self._run, name="lease renewals", daemon=True).start()
+
+    def schedule(self, renewer: Renewer, generation: int, at: float) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (at, next(self._order), generation, renewer))
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    timeout = self._due[0][0] - time.monotonic() if self._due else None
+                    self._wake.wait(timeout)
+                _at, _n, generation, renewer = heapq.heappop(self._due)
+            following = renewer._due(generation)
+            if following is not None:
+                self.schedule(renewer, generation, following)
+
+
+_keepers: dict[int, _Keeper] = {}
+_keepers_lock = threading.Lock()
+
+
+def _keeper() -> _Keeper:
+    """This process's keeper (a forked pool child starts its own: threads do not fork)."""
+    pid = os.getpid()
+    keeper = _keepers.get(pid)
+    if keeper is None:
+        with _keepers_lock:
+            keeper = _keepers.get(pid)
+            if keeper is None:
+                keeper = _keepers[pid] = _Keeper()
+    return keeper
 
 
 class Lease:
@@ -114,6 +158,11 @@ class Lease:
         """Start renewing a key already set to this lease's token."""
         self.held = True
         self._renewer.start()
+
+    def forget(self) -> None:
+        """Stop renewing a key that a script already deleted (saves the delete)."""
+        self._renewer.stop()
+        self.held = False
 
     def release(self) -> None:
         """Stop renewing and delete the key if this holder still owns it."""

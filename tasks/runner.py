@@ -182,24 +182,24 @@ class GroupRunner:
         )
 
     def _drain(self, group: str, mutex: Mutex, deadline: float) -> Stop:
-        ran = False
-        while (job_id := self.jobs.head(group)) is not None:
-            if ran and time.monotonic() >= deadline:
-                return Stop.BUDGET
-            if not mutex.owned():
+        ran, done = False, ""
+        while True:
+            # Takes the last finished job off the run order, checks we still hold the
+            # mutex (it can expire under a live holder) and reads the next job: one trip.
+            head = self.jobs.next_in_line(group, mutex.token, done=done)
+            if not head.owned:
                 log.warning("group %s: mutex expired under its holder; stopping here", group)
                 return Stop.LOST
-            try:
-                job = self.jobs.fetch(job_id, with_results=False)
-            except NotFound:
-                self.jobs.remove_pending(group, job_id)
-                continue
-            if not job.state.is_terminal:
-                ran = True
-                if not self._run(job):
-                    return Stop.DONE  # waiting on brokerage legs; the last one moves on
-            self.jobs.remove_pending(group, job_id)
-        return Stop.DONE
+            if head.job_id is None:
+                return Stop.DONE
+            if ran and time.monotonic() >= deadline:
+                return Stop.BUDGET
+            done = head.job_id
+            if head.job is None or head.job.state.is_terminal:
+                continue  # a stale entry or a finished job: it leaves the run order
+            ran = True
+            if not self._run(head.job):
+                return Stop.DONE  # waiting on brokerage legs; the last one moves on
 
     def _head_is_runnable(self, group: str) -> bool:
         job_id = self.jobs.head(group)
