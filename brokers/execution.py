@@ -229,20 +229,25 @@ class _Leg:
         return []
 
     def _run_batches(self, broker: Broker, job: Job, names: list[str]) -> list[LegResult]:
-        vault = self._vault()
         results: list[LegResult] = []
         for number, batch in enumerate(_batches(names, INLINE_BATCH)):
             if number:
                 self._write(job, results)  # refused (and the run stopped) if the lease lapsed
-            results = []
-            ready: list[BrokerAccount] = []
-            for loaded in _load(self.accounts, vault, job.group, batch, self.brokerage):
-                if isinstance(loaded, LegResult):
-                    results.extend(_per_symbol(job, loaded))
-                else:
-                    ready.append(loaded)
-            if ready:
-                results.extend(_guarded(job, ready, broker.place_orders))
+            results = self._batch(job, batch, broker.place_orders)
+        return results
+
+    def _batch(self, job: Job, names: list[str], step) -> list[LegResult]:
+        """``step(job_id, order, accounts)`` for the accounts that can be loaded; the
+        others' ``failed`` results (deleted, credentials unreadable) come first."""
+        results: list[LegResult] = []
+        ready: list[BrokerAccount] = []
+        for loaded in _load(self.accounts, self._vault(), job.group, names, self.brokerage):
+            if isinstance(loaded, LegResult):
+                results.extend(_per_symbol(job, loaded))
+            else:
+                ready.append(loaded)
+        if ready:
+            results.extend(_guarded(job, ready, step))
         return results
 
     def _settle(self, broker: Broker, job: Job, names: list[str]) -> list[LegResult]:
@@ -263,16 +268,7 @@ class _Leg:
                 len(open_names),
             )
             for batch in _batches(open_names, INLINE_BATCH):
-                results: list[LegResult] = []
-                ready = []
-                for loaded in _load(self.accounts, self._vault(), job.group, batch, self.brokerage):
-                    if isinstance(loaded, LegResult):
-                        results.extend(_per_symbol(job, loaded))
-                    else:
-                        ready.append(loaded)
-                if ready:
-                    results.extend(_guarded(job, ready, broker.reconcile))
-                self._write(job, results, only_missing=True)
+                self._write(job, self._batch(job, batch, broker.reconcile), only_missing=True)
             return []
         log.warning(
             "job %s: %s leg interrupted; %d accounts without an outcome are unknown",

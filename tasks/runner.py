@@ -128,12 +128,10 @@ class GroupRunner:
         """
         if self.connection.exists(keys.group_lock(group)):
             return None
-        head = self.jobs.head(group)
+        head, job = self._head(group)
         if head is None:
             return None
-        try:
-            job = self.jobs.fetch(head, with_results=False)
-        except NotFound:
+        if job is None:
             self.dispatch_advance(group)  # a stale entry: draining removes it
             return "advance"
         open_legs = {b: s for b, s in job.leg_states.items() if s is not LegState.REPORTED}
@@ -202,14 +200,20 @@ class GroupRunner:
                 return Stop.DONE  # waiting on brokerage legs; the last one moves on
 
     def _head_is_runnable(self, group: str) -> bool:
-        job_id = self.jobs.head(group)
-        if job_id is None:
+        head, job = self._head(group)
+        if head is None:
             return False
+        return job is None or not _waits_on_outside_legs(job)  # a stale entry: drain it
+
+    def _head(self, group: str) -> tuple[str | None, Job | None]:
+        """The head of the group's run order: its id and job (None when its record is gone)."""
+        head = self.jobs.head(group)
+        if head is None:
+            return None, None
         try:
-            job = self.jobs.fetch(job_id, with_results=False)
+            return head, self.jobs.fetch(head, with_results=False)
         except NotFound:
-            return True  # a stale entry: draining removes it
-        return not _waits_on_outside_legs(job)
+            return head, None
 
     def _run(self, job: Job) -> bool:
         """Run (or resume) ``job``; True once it is finished, False while legs are out."""

@@ -2,10 +2,11 @@
 
 Loaded into a worker with ``celery -A tasks worker -I tests.fakes.publish_faults``;
 it wraps ``tasks.celery.app.send_task`` in that worker (and its forked pool children)
-only. ``TF_TEST_PUBLISH_FAULTS`` lists ``<task name>=<fail|die>:<count>`` items,
+only. ``TF_TEST_PUBLISH_FAULTS`` lists ``<task name>=<fail|crash|die>:<count>`` items,
 comma-separated: ``fail`` raises kombu's ``OperationalError`` as an unreachable broker
-does, ``die`` publishes and then kills the process at once (``os._exit``), as a crash
-between the publish and the next write would. The first ``count`` publishes of that task
+does; ``crash`` kills the process at once (``os._exit``) instead of publishing, as a
+crash just before the publish would; ``die`` publishes and then kills the process, as a
+crash between the publish and the next write would. The first ``count`` publishes of that task
 across all the worker's processes are affected (counted in the fleet's Redis).
 """
 
@@ -39,6 +40,8 @@ def _send_task(name, *args, **kwargs):
     mode, _count = fault
     if mode == "fail":
         raise OperationalError(f"injected publish failure of {name}")
+    if mode == "crash":
+        os._exit(70)
     result = _original_send_task(name, *args, **kwargs)
     os._exit(70)  # "die": crash right after the publish, before anything else is written
     return result

@@ -88,6 +88,7 @@ def test_leg_outliving_the_visibility_timeout_places_each_order_once():
     "fault",
     [
         "tasks.run_leg=fail:1",  # the leg's publish fails: the leg stays pending
+        "tasks.run_leg=crash:1",  # the worker dies just before publishing the leg
         "tasks.run_leg=die:1",  # the worker dies right after publishing the leg
         "tasks.advance_group=fail:2",  # moving the group on after a finished job fails
     ],
