@@ -107,6 +107,26 @@ def quotes() -> str:
     return _key("quotes")
 
 
+def quote_events() -> str:
+    """Pub/sub channel of new quotes (JSON: symbol, price, as_of, source)."""
+    return _key("events", "quotes")
+
+
+def watchlist() -> str:
+    """Hash ``symbols``, ``intervals`` (JSON lists): what beat pulls."""
+    return _key("watchlist")
+
+
+def market_pull(symbol: str, interval: str) -> str:
+    """Lock held while one symbol and interval is being pulled (no two pulls overlap)."""
+    return _key("market", "pull", symbol, interval)
+
+
+def market_last_bar(symbol: str, interval: str) -> str:
+    """ISO start of the last bar stored for a symbol and interval (where the next pull resumes)."""
+    return _key("market", "last", symbol, interval)
+
+
 def paper_account(group_name: str, account_name: str) -> str:
     """Hash with a paper account's ``cash``."""
     return _key("paper", group_name, account_name)

@@ -12,6 +12,7 @@ turn into a ticker.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from dataclasses import dataclass
@@ -31,11 +32,33 @@ SYMBOL_RULE = "1-15 characters: a letter, then letters, digits, '.' or '-' (ASCI
 MAX_PRICE = Decimal("100000000")
 
 
+# A quote set by hand (``PUT /api/v1/market-data/<symbol>``) has this source.
+MANUAL_SOURCE = "manual"
+
+
 @dataclass(frozen=True)
 class Quote:
+    """A symbol's last price, when it was true (``as_of``, UTC) and where it came from."""
+
     symbol: str
     price: Decimal
     as_of: datetime
+    source: str = MANUAL_SOURCE
+
+    def age(self, now: datetime | None = None) -> float:
+        """Seconds since ``as_of``."""
+        return ((now or utcnow()) - self.as_of).total_seconds()
+
+    def to_message(self) -> str:
+        """The JSON published on ``keys.quote_events()``."""
+        return json.dumps(
+            {
+                "symbol": self.symbol,
+                "price": money.format_price(self.price),
+                "as_of": to_iso(self.as_of),
+                "source": self.source,
+            }
+        )
 
 
 def clean_symbol(symbol: object) -> str | None:
@@ -81,23 +104,50 @@ class QuoteBook:
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
 
-    def set(self, symbol: str, price: Decimal, as_of: datetime | None = None) -> Quote:
-        """Record the last quote.
+    def set(
+        self,
+        symbol: str,
+        price: Decimal,
+        as_of: datetime | None = None,
+        source: str = MANUAL_SOURCE,
+    ) -> Quote:
+        """Record the last quote and publish it on ``keys.quote_events()``.
 
         Raises:
             InvalidRequest: the symbol is not a ticker, or the price has more than
                 4 decimal places (errors on ``symbol`` / ``price``).
         """
         money.check_places(price, money.PRICE_PLACES, "price")
-        quote = Quote(symbol=normalise_symbol(symbol), price=price, as_of=as_of or utcnow())
-        with self.connection.pipeline() as pipe:
-            pipe.hset(
-                keys.quote(quote.symbol),
-                mapping={"price": money.format_price(quote.price), "as_of": to_iso(quote.as_of)},
-            )
-            pipe.sadd(keys.quotes(), quote.symbol)
-            pipe.execute()
+        quote = Quote(
+            symbol=normalise_symbol(symbol), price=price, as_of=as_of or utcnow(), source=source
+        )
+        self.set_many([quote])
         return quote
+
+    def set_many(self, quotes: list[Quote]) -> None:
+        """Record and publish already-checked quotes in one round trip."""
+        with self.connection.pipeline() as pipe:
+            for quote in quotes:
+                pipe.hset(
+                    keys.quote(quote.symbol),
+                    mapping={
+                        "price": money.format_price(quote.price),
+                        "as_of": to_iso(quote.as_of),
+                        "source": quote.source,
+                    },
+                )
+                pipe.sadd(keys.quotes(), quote.symbol)
+                pipe.publish(keys.quote_events(), quote.to_message())
+            pipe.execute()
+
+    def all(self) -> list[Quote]:
+        """Every symbol's last quote, sorted by symbol."""
+        symbols = sorted(self.connection.smembers(keys.quotes()))
+        with self.connection.pipeline() as pipe:
+            for symbol in symbols:
+                pipe.hgetall(keys.quote(symbol))
+            found = pipe.execute()
+        return [_from_hash(s, data) for s, data in zip(symbols, found, strict=True) if data]
 
     def get(self, symbol: str) -> Quote:
         """Raises: NotFound: no quote for the symbol yet."""
@@ -105,10 +155,19 @@ class QuoteBook:
         data = self.connection.hgetall(keys.quote(symbol))
         if not data:
             raise NotFound(f"no quote for {symbol}")
-        return Quote(symbol=symbol, price=Decimal(data["price"]), as_of=from_iso(data["as_of"]))
+        return _from_hash(symbol, data)
 
     def find(self, symbol: str) -> Quote | None:
         try:
             return self.get(symbol)
         except NotFound:
             return None
+
+
+def _from_hash(symbol: str, data: dict) -> Quote:
+    return Quote(
+        symbol=symbol,
+        price=Decimal(data["price"]),
+        as_of=from_iso(data["as_of"]),
+        source=data.get("source") or MANUAL_SOURCE,
+    )
