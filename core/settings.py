@@ -55,6 +55,16 @@ class Settings:
     influx_token: str = ""  # INFLUX_TOKEN
     influx_org: str = ""  # INFLUX_ORG
     influx_bucket: str = "tradefleet"  # INFLUX_BUCKET (or the 1.x database)
+    influx_version: str = ""  # INFLUX_VERSION: 1 or 2; empty = ask /ping
+    market_provider: str = "synthetic"  # MARKET_PROVIDER: synthetic, csv or schwab
+    market_csv_dir: Path = Path("var/csv")  # MARKET_CSV_DIR: <SYMBOL>.csv per symbol (csv)
+    market_seed: int = 0  # MARKET_SEED: the synthetic provider's random-walk seed
+    watchlist_symbols: tuple[str, ...] = ("SPY", "AAPL", "MSFT")  # WATCHLIST_SYMBOLS default
+    watchlist_intervals: tuple[str, ...] = ("1m",)  # WATCHLIST_INTERVALS default
+    market_pull_seconds: float = 60.0  # MARKET_PULL_SECONDS: bar pulls; 0 turns them off
+    quote_refresh_seconds: float = 5.0  # QUOTE_REFRESH_SECONDS: quote refresh; 0 = off
+    metrics_seconds: float = 15.0  # METRICS_SECONDS: operations metrics to InfluxDB; 0 = off
+    quote_max_age: float = 900.0  # QUOTE_MAX_AGE (s): older quotes refused for paper market orders
     schwab_app_key: str = ""  # SCHWAB_APP_KEY
     schwab_app_secret: str = ""  # SCHWAB_APP_SECRET
     schwab_callback_url: str = ""  # SCHWAB_CALLBACK_URL
@@ -117,6 +127,16 @@ class Settings:
             influx_token=env.get("INFLUX_TOKEN", ""),
             influx_org=env.get("INFLUX_ORG", ""),
             influx_bucket=env.get("INFLUX_BUCKET") or "tradefleet",
+            influx_version=_choice(env, "INFLUX_VERSION", ("", "1", "2")),
+            market_provider=(env.get("MARKET_PROVIDER") or "synthetic").strip().lower(),
+            market_csv_dir=Path(env.get("MARKET_CSV_DIR") or "var/csv"),
+            market_seed=int(_number(env, "MARKET_SEED", 0, int, minimum=0)),
+            watchlist_symbols=_names(env.get("WATCHLIST_SYMBOLS", "SPY,AAPL,MSFT").upper()),
+            watchlist_intervals=_names(env.get("WATCHLIST_INTERVALS", "1m")),
+            market_pull_seconds=_number(env, "MARKET_PULL_SECONDS", 60.0, float, minimum=0),
+            quote_refresh_seconds=_number(env, "QUOTE_REFRESH_SECONDS", 5.0, float, minimum=0),
+            metrics_seconds=_number(env, "METRICS_SECONDS", 15.0, float, minimum=0),
+            quote_max_age=_number(env, "QUOTE_MAX_AGE", 900.0, float, minimum=1),
             schwab_app_key=env.get("SCHWAB_APP_KEY", ""),
             schwab_app_secret=env.get("SCHWAB_APP_SECRET", ""),
             schwab_callback_url=env.get("SCHWAB_CALLBACK_URL", ""),
@@ -186,6 +206,14 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.strip().lower() in _FALSE:
         return False
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip()
+    if raw not in allowed:
+        shown = " or ".join(repr(a) for a in allowed if a)
+        raise ConfigurationError(f"{name} must be {shown} (or unset), got {raw!r}")
+    return raw
 
 
 def _names(raw: str) -> tuple[str, ...]:
