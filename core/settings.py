@@ -68,6 +68,8 @@ class Settings:
     schwab_app_key: str = ""  # SCHWAB_APP_KEY
     schwab_app_secret: str = ""  # SCHWAB_APP_SECRET
     schwab_callback_url: str = ""  # SCHWAB_CALLBACK_URL
+    schwab_base_url: str = "https://api.schwabapi.com"  # SCHWAB_BASE_URL (tests: a local fake)
+    schwab_rate_limit: str = "100/m"  # SCHWAB_RATE_LIMIT: Schwab calls, shared by every worker
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH user:password[,user:password]
     log_level: str = "INFO"  # LOG_LEVEL
     log_json: bool = False  # TRADEFLEET_LOG_JSON: one JSON object per log line
@@ -140,6 +142,8 @@ class Settings:
             schwab_app_key=env.get("SCHWAB_APP_KEY", ""),
             schwab_app_secret=env.get("SCHWAB_APP_SECRET", ""),
             schwab_callback_url=env.get("SCHWAB_CALLBACK_URL", ""),
+            schwab_base_url=(env.get("SCHWAB_BASE_URL") or "https://api.schwabapi.com").rstrip("/"),
+            schwab_rate_limit=_rate(env, "SCHWAB_RATE_LIMIT", "100/m"),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_json=_flag(env, "TRADEFLEET_LOG_JSON", False),
@@ -241,6 +245,17 @@ def _rates(env: Mapping[str, str]) -> dict[str, str]:
         except ConfigurationError as exc:
             raise ConfigurationError(f"BROKERAGE_RATE_LIMITS: {brokerage}: {exc.message}") from None
     return rates
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    from core.throttle import parse_rate
+
+    rate = env.get(name, "").strip() or default
+    try:
+        parse_rate(rate)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{name}: {exc.message}") from None
+    return rate
 
 
 def _parse_float(name: str, key: str, value: str) -> float:
