@@ -157,6 +157,34 @@ def brokerage_slots(brokerage: str) -> str:
     return _key("slots", brokerage)
 
 
+# Schwab OAuth and rate -------------------------------------------------------
+
+
+def schwab_access() -> str:
+    """Fernet token of the Schwab access token (JSON); its TTL is the token's life."""
+    return _key("schwab", "access")
+
+
+def schwab_refresh() -> str:
+    """Hash: the encrypted refresh token, its creation time, last refresh and last error."""
+    return _key("schwab", "refresh")
+
+
+def schwab_refresh_lock() -> str:
+    """Mutex of the one refresher (``brokers.schwab.tokens``)."""
+    return _key("schwab", "refresh", "lock")
+
+
+def schwab_login_state(state: str) -> str:
+    """Marker of a login started by us (the OAuth ``state``), expiring with the login."""
+    return _key("schwab", "login", state)
+
+
+def schwab_bucket() -> str:
+    """Hash ``tokens``, ``at``: the token bucket of Schwab calls shared by every worker."""
+    return _key("schwab", "bucket")
+
+
 # Operations -----------------------------------------------------------------
 
 

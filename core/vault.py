@@ -73,5 +73,23 @@ class Vault:
             raise loaded
         return loaded
 
+    def seal(self, plaintext: str) -> str:
+        """Encrypt one secret that belongs to no account (e.g. an OAuth token)."""
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def unseal(self, token: str, what: str) -> str:
+        """Decrypt what :meth:`seal` made; ``what`` names it in the error.
+
+        Raises:
+            VaultError: it cannot be decrypted with the configured keys.
+        """
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise VaultError(
+                f"{what} cannot be decrypted: "
+                "TRADEFLEET_SECRET_KEY differs from the key it was stored with"
+            ) from None
+
     def wipe(self, group: str, account: str, pipeline=None) -> None:
         (pipeline or self.connection).delete(keys.credentials(group, account))
