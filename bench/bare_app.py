@@ -1,15 +1,18 @@
 """Baseline apps for ``bench/core.py``: a bare Flask endpoint and the API, in one gunicorn.
 
-``combined()`` is the WSGI app gunicorn serves in the acceptance row (row 1) of the core
-bench: the real ``api:create_app()`` at ``/`` and, under ``/bare``, a Flask app with nothing
-but the publish step of a POST:
+``combined()`` is the WSGI app gunicorn serves for the core bench: the real
+``api:create_app()`` at ``/`` and, under ``/bare``, a Flask app with nothing but the publish
+step of a POST:
 
-* ``POST /bare/groups/<group>/transactions`` reads the JSON body, makes a job id and calls
-  ``send_task("tasks.transaction", args=[job_id, group], queue="group.<group>")`` on a Celery
-  app configured from ``tasks/config.py`` (same broker, serializer, transport options and
-  sent-events as the API's), then answers 202 ``{"job_id": ...}``. No auth, no validation, no
-  job record: what is left is HTTP, Flask and the broker publish.
-* ``POST /bare/ping`` answers 202 ``{}`` without publishing: the ceiling of the HTTP server
+* ``POST /bare/groups/<group>/transactions`` reads the JSON body, makes a job id and
+  publishes what the API publishes for a new job (``tasks.enqueue.submit``): the task
+  ``tasks.names.ADVANCE_GROUP`` with ``args=[group, job_id]`` to
+  ``tasks.routing.group_queue(group)``, on a Celery app configured from ``tasks/config.py``
+  (same broker, serializer, transport options and events as the API's). It answers 202
+  ``{"job_id": ..., "dispatch": "sent"}``. No auth, no validation, no job record: what is
+  left is HTTP, Flask and the broker publish. Names and queue come from ``tasks.names`` and
+  ``tasks.routing``, so the baseline follows the protocol of the tree it runs in.
+* ``POST /bare/ping`` answers 202 ``null`` without publishing: the ceiling of the HTTP server
   and the load generator together.
 * ``GET /bare/whoami`` says which tradefleet code the server imported (the bench checks that
   it is the tree under test).
@@ -24,6 +27,8 @@ import uuid
 
 from celery import Celery
 from flask import Flask, jsonify, request
+
+from tasks import names, routing
 
 
 def make_celery() -> Celery:
@@ -41,8 +46,10 @@ def create_bare_app() -> Flask:
     def transactions(group: str):
         request.get_json(silent=True)
         job_id = uuid.uuid4().hex
-        celery.send_task("tasks.transaction", args=[job_id, group], queue=f"group.{group}")
-        return jsonify(job_id=job_id), 202
+        celery.send_task(
+            names.ADVANCE_GROUP, args=[group, job_id], queue=routing.group_queue(group)
+        )
+        return jsonify(job_id=job_id, dispatch="sent"), 202
 
     @app.post("/ping")
     def ping():

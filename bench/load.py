@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import threading
@@ -33,16 +34,18 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import requests  # noqa: E402
 
-from bench.load_audit import SYMBOL, TERMINAL, Report, Sample, audit, wait_drained  # noqa: E402
-from bench.load_system import System, baseline, percentile  # noqa: E402
-from tests.services import wait_until  # noqa: E402
+from bench.api_client import Api  # noqa: E402
+from bench.errors import StartupError  # noqa: E402
+from bench.load_audit import Report, Sample, audit, wait_drained  # noqa: E402
+from bench.load_baseline import baseline  # noqa: E402
+from bench.stats import percentile  # noqa: E402
+from bench.system import System  # noqa: E402
+from bench.workload import ORDER  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
-PRICE = "1.00"
-STARTING_CASH = "100000000"
 
 
-# The system under test ------------------------------------------------------------------
+# Setup and load --------------------------------------------------------------------------
 
 
 def make_session(key: str) -> requests.Session:
@@ -53,46 +56,25 @@ def make_session(key: str) -> requests.Session:
     return session
 
 
-def wait_job(session: requests.Session, url: str, job_id: str, timeout: float = 60) -> dict:
-    def done():
-        job = session.get(f"{url}/api/v1/jobs/{job_id}", timeout=10).json()
-        return job if job.get("state") in TERMINAL else None
-
-    return wait_until(done, timeout, interval=0.05, message=f"job {job_id} did not finish")
-
-
 def create_groups(url: str, key: str, groups: int, accounts: int) -> list[str]:
-    session = make_session(key)
+    """``groups`` new groups of ``accounts`` paper accounts each, activated by real jobs."""
+    api = Api(url, key)
     run = uuid.uuid4().hex[:6]
     names = [f"bench-{run}-{n:03d}" for n in range(groups)]
-    response = session.put(f"{url}/api/v1/market-data/{SYMBOL}", json={"price": PRICE}, timeout=10)
-    response.raise_for_status()
-    activations = []
-    for name in names:
-        session.post(f"{url}/api/v1/groups", json={"name": name}, timeout=10).raise_for_status()
-        for a in range(accounts):
-            response = session.post(
-                f"{url}/api/v1/groups/{name}/accounts",
-                json={
-                    "name": f"a{a}",
-                    "brokerage": "paper",
-                    "credentials": {"starting_cash": STARTING_CASH},
-                },
-                timeout=10,
-            )
-            response.raise_for_status()
-            activations.append(response.json()["job_id"])
-    for job_id in activations:
-        job = wait_job(session, url, job_id)
-        if job["state"] != "succeeded":
-            raise RuntimeError(f"activation {job_id} ended {job['state']}: {job}")
+    try:
+        api.set_quote()
+        for name in names:
+            api.create_group(name)
+        api.add_paper_accounts(names, [f"a{a}" for a in range(accounts)], timeout=60)
+    finally:
+        api.close()
     return names
 
 
 def unloaded_posts(url: str, key: str, group: str, count: int) -> dict:
     """One client, one request at a time, before the load: the POST's own service time."""
     session = make_session(key)
-    order = {"action": "buy", "symbols": [SYMBOL], "quantity": 1, "dry_run": True}
+    order = {**ORDER, "dry_run": True}
     latencies = []
     for _ in range(count):
         started = time.perf_counter()
@@ -113,7 +95,6 @@ def hammer(url: str, key: str, groups: list[str], clients: int, duration: float,
     budget = iter(range(limit))
     budget_lock = threading.Lock()
     start_line = threading.Barrier(clients + 1)
-    order = {"action": "buy", "symbols": [SYMBOL], "quantity": 1, "dry_run": False}
     deadline = 0.0
 
     def client(n: int) -> None:
@@ -130,7 +111,7 @@ def hammer(url: str, key: str, groups: list[str], clients: int, duration: float,
             started = time.perf_counter()
             try:
                 response = session.post(
-                    f"{url}/api/v1/groups/{group}/transactions", json=order, timeout=30
+                    f"{url}/api/v1/groups/{group}/transactions", json=ORDER, timeout=30
                 )
             except requests.RequestException as exc:
                 mine.append(Sample(0, time.perf_counter() - started, group, error=repr(exc)))
@@ -158,7 +139,7 @@ def hammer(url: str, key: str, groups: list[str], clients: int, duration: float,
     return samples, time.monotonic() - began
 
 
-# Audit -----------------------------------------------------------------------------------
+# Entry point -----------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -220,20 +201,29 @@ def main(argv: list[str] | None = None) -> int:
         | {"broker": (args.broker_url.split("://")[0] if args.broker_url else "redis")},
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    system = System(args)
+    system = System(
+        "api:create_app()",
+        label="load",
+        web_workers=args.web_workers,
+        web_threads=args.web_threads,
+        broker_url=args.broker_url,
+        appendonly=args.appendonly,
+    )
     try:
         web = f"{args.web_workers}x{args.web_threads}"
         print(f"starting redis, gunicorn ({web}), {args.workers} workers ...", flush=True)
         try:
             system.start()
-        except (RuntimeError, TimeoutError) as exc:
+            system.start_workers(args.workers, args.worker_concurrency)
+        except StartupError as exc:
             print(f"load: could not start the system: {exc}", file=sys.stderr)
             return 2
-        from core.apikeys import ApiKeyStore
+        # This process sends the baseline tasks: its Celery app must read the same settings.
+        os.environ.update(system.env)
         from core.connection import redis_client
 
         redis = redis_client(system.redis.url)
-        key = ApiKeyStore(redis).create("bench", replace=True)
+        key = system.create_api_key()
 
         quick = args.quick
         print("baseline ...", flush=True)

@@ -9,18 +9,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from tests.services import wait_until  # noqa: E402
-
-TERMINAL = {"succeeded", "partial", "failed", "unknown"}
-SYMBOL = "BNCH"  # the one symbol every load order trades
+from bench.workload import SYMBOL, TERMINAL
+from tests.services import wait_until
 
 
 @dataclass
@@ -150,6 +143,3 @@ def audit(redis, samples: list[Sample], groups: list[str], accounts: int, report
         report.figures["jobs_completed"] = len(finished)
         report.figures["jobs_completed_per_s"] = len(finished) / span if span > 0 else 0.0
         report.figures["first_created_to_last_finished_s"] = span
-
-
-# Main --------------------------------------------------------------------------------------

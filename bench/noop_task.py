@@ -14,9 +14,8 @@ import time
 
 import redis
 
+from bench.workload import NOOP_TASK
 from tasks.celery import app
-
-NAME = "bench.noop"
 
 _connection: redis.Redis | None = None
 
@@ -28,7 +27,7 @@ def _redis() -> redis.Redis:
     return _connection
 
 
-@app.task(name=NAME, ignore_result=True)
+@app.task(name=NOOP_TASK, ignore_result=True)
 def noop(prefix: str, seq: int) -> None:
     now = time.time()
     with _redis().pipeline(transaction=False) as pipe:
