@@ -29,11 +29,14 @@ class BrokerTraits:
             settled from it instead of being reported ``unknown``).
         keeps_worker_state: the adapter keeps per-account files on the workers
             that run its legs (sessions, cookies), wiped by a task on its queue.
+        trades_with_credentials: placing an order needs the account's credentials
+            (a leg decrypts them only then: paper's only open its ledger).
     """
 
     runs_inline: bool
     keeps_ledger: bool
     keeps_worker_state: bool
+    trades_with_credentials: bool
 
 
 @dataclass(frozen=True)

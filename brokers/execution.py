@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from brokers import get_broker
+from brokers import get_broker, traits_of
 from brokers.base import AccountHoldings, Broker, BrokerAccount
 from core import keys
 from core.accounts import AccountRegistry
@@ -116,11 +116,14 @@ def run_leg(
     brokerage: str,
     *,
     job: Job | None = None,
+    accounts: dict[str, Account] | None = None,
 ) -> LegRun:
     """Run the ``brokerage`` leg of job ``job_id`` (at most once for its orders).
 
     Args:
         job: the job as the caller just read it (saves a read), else fetched.
+        accounts: the leg's account records as the caller just read them (saves a
+            read of thousands of records), else read here.
 
     Raises:
         LegThrottled: the brokerage's concurrency cap or rate limit (settings
@@ -129,7 +132,7 @@ def run_leg(
     """
     slot = _take_slot(connection, settings, brokerage)
     try:
-        return _Leg(connection, settings, job_id, brokerage, job).run()
+        return _Leg(connection, settings, job_id, brokerage, job, accounts).run()
     finally:
         if slot is not None:
             slot.release()
@@ -164,8 +167,10 @@ class _Leg:
         job_id: str,
         brokerage: str,
         job: Job | None,
+        known_accounts: dict[str, Account] | None = None,
     ) -> None:
         self.connection = connection
+        self.known_accounts = known_accounts or {}
         self.settings = settings
         self.job_id = job_id
         self.brokerage = brokerage
@@ -219,7 +224,7 @@ class _Leg:
                 return self._not_reached(job, names[position:])
             if not self.lease.owned():
                 raise _LeaseLost
-            loaded = _load(self.accounts, self._vault(), job.group, [name], self.brokerage)[0]
+            loaded = self._load(job, [name], with_credentials=True)[0]
             if isinstance(loaded, LegResult):
                 self._write(job, _per_symbol(job, loaded))
                 continue
@@ -241,7 +246,9 @@ class _Leg:
         others' ``failed`` results (deleted, credentials unreadable) come first."""
         results: list[LegResult] = []
         ready: list[BrokerAccount] = []
-        for loaded in _load(self.accounts, self._vault(), job.group, names, self.brokerage):
+        trades = traits_of(self.brokerage).trades_with_credentials
+        secret = job.kind is not JobKind.TRANSACTION or trades
+        for loaded in self._load(job, names, with_credentials=secret):
             if isinstance(loaded, LegResult):
                 results.extend(_per_symbol(job, loaded))
             else:
@@ -288,8 +295,30 @@ class _Leg:
 
     # Helpers -----------------------------------------------------------------
 
-    def _vault(self) -> Vault:
-        return Vault(self.connection, self.settings.secret_keys)
+    def _load(
+        self, job: Job, names: list[str], *, with_credentials: bool
+    ) -> list[BrokerAccount | LegResult]:
+        """Each account (with its credentials when the step needs them), or the ``failed``
+        result saying why not."""
+        missing = [n for n in names if n not in self.known_accounts]
+        found = {**self.known_accounts, **self.accounts.find_many(job.group, missing)}
+        present = [n for n in names if found.get(n) is not None]
+        vault = Vault(self.connection, self.settings.secret_keys)
+        secrets = vault.load_many(job.group, present) if with_credentials else {}
+        loaded: list[BrokerAccount | LegResult] = []
+        for name in names:
+            account = found.get(name)
+            credentials = secrets.get(name, {})
+            if account is None:
+                detail = "account was deleted before the job ran"
+                loaded.append(LegResult(name, self.brokerage, ResultStatus.FAILED, detail))
+            elif isinstance(credentials, NotFound | VaultError):
+                loaded.append(
+                    LegResult(name, self.brokerage, ResultStatus.FAILED, credentials.message)
+                )
+            else:
+                loaded.append(BrokerAccount(account=account, credentials=credentials))
+        return loaded
 
     def _write(
         self,
@@ -362,30 +391,6 @@ def _state_change(
     if details is not None:
         fields["details"] = json.dumps(details, sort_keys=True)
     return keys.account(account.group, account.name), fields
-
-
-def _load(
-    accounts: AccountRegistry, vault: Vault, group: str, names: list[str], brokerage: str
-) -> list[BrokerAccount | LegResult]:
-    """Each account with its credentials, or the ``failed`` result saying why not."""
-    found = accounts.find_many(group, names)
-    secrets = vault.load_many(group, [n for n in names if found[n] is not None])
-    loaded: list[BrokerAccount | LegResult] = []
-    for name in names:
-        account = found.get(name)
-        if account is None:
-            loaded.append(
-                LegResult(
-                    name, brokerage, ResultStatus.FAILED, "account was deleted before the job ran"
-                )
-            )
-            continue
-        credentials = secrets[name]
-        if isinstance(credentials, NotFound | VaultError):
-            loaded.append(LegResult(name, brokerage, ResultStatus.FAILED, credentials.message))
-        else:
-            loaded.append(BrokerAccount(account=account, credentials=credentials))
-    return loaded
 
 
 def _run_account(

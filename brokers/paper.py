@@ -41,7 +41,12 @@ class PaperBroker:
     """The ``paper`` brokerage adapter (touches only Redis, so its legs run inline)."""
 
     name = NAME
-    traits = BrokerTraits(runs_inline=True, keeps_ledger=True, keeps_worker_state=False)
+    traits = BrokerTraits(
+        runs_inline=True,
+        keeps_ledger=True,
+        keeps_worker_state=False,
+        trades_with_credentials=False,
+    )
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ refuses to apply the same one twice, whatever happens upstream.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 
 import redis
@@ -192,7 +192,7 @@ class PaperLedger:
                 line.action.value,
                 str(int(line.quantity / _QUANTITY_UNIT)),
                 str(int(change * _CENTS)),
-                json.dumps(asdict(fill)),
+                json.dumps(vars(fill)),
             ]
             sent.append((len(outcomes), fill, change))
             outcomes.append(None)

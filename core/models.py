@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -235,10 +235,19 @@ class LegResult:
         return f"{self.account}|{self.symbol or ''}"
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["status"] = self.status.value
-        data["at"] = to_iso(self.at)
-        return json.dumps(data, sort_keys=True)
+        # Field by field, not dataclasses.asdict (which deep-copies): a leg writes thousands.
+        return json.dumps(
+            {
+                "account": self.account,
+                "at": to_iso(self.at),
+                "brokerage": self.brokerage,
+                "detail": self.detail,
+                "price": self.price,
+                "quantity": self.quantity,
+                "status": self.status.value,
+                "symbol": self.symbol,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> LegResult:

@@ -43,7 +43,7 @@ from core.errors import NotFound
 from core.jobs import JobRegistry
 from core.legs import Claim, LegBook
 from core.locks import Mutex
-from core.models import Job, JobKind, JobState, LegState, to_iso, utcnow
+from core.models import Account, Job, JobKind, JobState, LegState, to_iso, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -217,8 +217,9 @@ class GroupRunner:
 
     def _run(self, job: Job) -> bool:
         """Run (or resume) ``job``; True once it is finished, False while legs are out."""
+        planned: dict[str, Account] = {}
         if job.state is JobState.QUEUED:
-            legs, problem = self._plan(job)
+            legs, planned, problem = self._plan(job)
             if problem:
                 self.jobs.fail(job.id, problem)
                 return True
@@ -239,7 +240,9 @@ class GroupRunner:
             if state is LegState.REPORTED:
                 continue
             if traits_of(brokerage).runs_inline:
-                run = run_leg(self.connection, self.settings, job.id, brokerage, job=job)
+                run = run_leg(
+                    self.connection, self.settings, job.id, brokerage, job=job, accounts=planned
+                )
                 # Still out: a live run of it elsewhere (busy), or this run lost its lease.
                 waiting = waiting or (run.remaining is None and run.claim in _STILL_OUT)
             else:
@@ -252,13 +255,14 @@ class GroupRunner:
         self.jobs.finish(job.id)
         return True
 
-    def _plan(self, job: Job) -> tuple[dict[str, list[str]], str]:
-        """Which accounts of which brokerage the job covers, or why it cannot run."""
+    def _plan(self, job: Job) -> tuple[dict[str, list[str]], dict[str, Account], str]:
+        """Which accounts of which brokerage the job covers (and their records, as read
+        now), or why it cannot run."""
         if job.kind in (JobKind.ACTIVATE, JobKind.DEACTIVATE):
             account = self.accounts.find(job.group, job.account)
             if account is None:
-                return {}, f"account {job.account!r} was deleted before the job ran"
-            return {account.brokerage: [account.name]}, ""
+                return {}, {}, f"account {job.account!r} was deleted before the job ran"
+            return {account.brokerage: [account.name]}, {account.name: account}, ""
         order = job.order
         accounts = self.accounts.active(job.group, order.brokerages if order else ())
         if order and order.accounts:
@@ -269,11 +273,11 @@ class GroupRunner:
                 if order and order.brokerages
                 else ""
             )
-            return {}, f"no active accounts{scope} in group {job.group!r}"
+            return {}, {}, f"no active accounts{scope} in group {job.group!r}"
         legs: dict[str, list[str]] = defaultdict(list)
         for account in accounts:
             legs[account.brokerage].append(account.name)
-        return dict(legs), ""
+        return dict(legs), {a.name: a for a in accounts}, ""
 
 
 def _waits_on_outside_legs(job: Job) -> bool:

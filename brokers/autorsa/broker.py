@@ -65,7 +65,12 @@ class AutoRSABroker:
 
     # Calls out to the brokerage (own queue), keeps no ledger of its own (an interrupted
     # leg is ``unknown``), keeps sessions in per-account state dirs on its workers.
-    traits = BrokerTraits(runs_inline=False, keeps_ledger=False, keeps_worker_state=True)
+    traits = BrokerTraits(
+        runs_inline=False,
+        keeps_ledger=False,
+        keeps_worker_state=True,
+        trades_with_credentials=True,
+    )
 
     def __init__(
         self,
