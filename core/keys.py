@@ -122,6 +122,11 @@ def market_pull(symbol: str, interval: str) -> str:
     return _key("market", "pull", symbol, interval)
 
 
+def market_backfill(provider: str, symbol: str, interval: str, start: int, end: int) -> str:
+    """ISO start of the next bar a backfill over ``[start, end)`` (epoch s) still has to fetch."""
+    return _key("market", "backfill", provider, symbol, interval, str(start), str(end))
+
+
 def market_last_bar(symbol: str, interval: str) -> str:
     """ISO start of the last bar stored for a symbol and interval (where the next pull resumes)."""
     return _key("market", "last", symbol, interval)

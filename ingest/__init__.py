@@ -1,5 +1,5 @@
-"""Market-data ingest (providers, the InfluxDB store): not built yet.
+"""Market data: providers (``ingest.providers``), the InfluxDB store (``ingest.store``),
+pulls and backfills into it (``ingest.pulls``) and operations metrics (``ingest.metrics``).
 
-Quotes are set through ``PUT /api/v1/market-data/<symbol>`` (``core.quotes``) until
-ingest exists; see the README's "What is not finished".
+The Redis quote cache is ``core.quotes.QuoteBook``: the paper brokerage fills from it.
 """
