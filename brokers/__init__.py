@@ -43,6 +43,7 @@ def get_broker(
             group,
             default_starting_cash=Decimal(settings.paper_starting_cash),
             delay=settings.paper_delay,
+            quote_max_age=settings.quote_max_age,
         )
     return cls(brokerage, settings, group)
 

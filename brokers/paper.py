@@ -5,7 +5,8 @@ Semantics:
 * Each account has cash (``starting_cash`` credential, else the
   ``TRADEFLEET_PAPER_STARTING_CASH`` setting) and positions per symbol.
 * A **market** order fills completely at the symbol's last quote (``PUT
-  /api/v1/market-data/<symbol>``); with no quote it is rejected.
+  /api/v1/market-data/<symbol>``, or beat's market-data provider); with no
+  quote, or one older than ``QUOTE_MAX_AGE``, it is rejected.
 * A **limit** order is immediate-or-cancel: a buy fills at the last quote when
   the quote is at or below the limit, a sell when it is at or above it;
   otherwise it is rejected and nothing rests on the book.
@@ -55,12 +56,14 @@ class PaperBroker:
         *,
         default_starting_cash: Decimal,
         delay: float = 0.0,
+        quote_max_age: float = 900.0,
     ) -> None:
         self.group = group
         self.ledger = PaperLedger(connection)
         self.quotes = QuoteBook(connection)
         self.default_starting_cash = default_starting_cash
         self.delay = delay
+        self.quote_max_age = quote_max_age
 
     def account_time_bound(self) -> float:
         """Redis only: a second is generous (plus the fault-test ``delay`` per order)."""
@@ -85,7 +88,7 @@ class PaperBroker:
         lines: list[tuple[int, OrderLine]] = []
         for account in accounts:
             for symbol in order.symbols:
-                refusal = _refusal(order, symbol, quotes[symbol])
+                refusal = _refusal(order, symbol, quotes[symbol], self.quote_max_age)
                 if refusal:
                     results.append(
                         LegResult.for_order(
@@ -168,10 +171,16 @@ class PaperBroker:
         )
 
 
-def _refusal(order: OrderRequest, symbol: str, quote) -> str:
+def _refusal(order: OrderRequest, symbol: str, quote, max_age: float = 900.0) -> str:
     """Why the order of ``symbol`` cannot go to the ledger at all ("" when it can)."""
     if quote is None:
         return f"no quote for {symbol}: set one with PUT /api/v1/market-data/{symbol}"
+    if order.order_type is OrderType.MARKET and quote.age() > max_age:
+        return (
+            f"stale quote for {symbol}: the last one ({money.format_price(quote.price)} from"
+            f" {quote.source}) is {quote.age():.0f}s old, older than QUOTE_MAX_AGE ({max_age:g}s);"
+            f" add {symbol} to the watchlist or set one with PUT /api/v1/market-data/{symbol}"
+        )
     if order.order_type is OrderType.LIMIT and not _limit_crossed(order, quote.price):
         side = "above" if order.action is OrderAction.BUY else "below"
         return (

@@ -24,4 +24,20 @@ def schedule(settings: Settings) -> dict:
             "schedule": settings.holdings_refresh_seconds,
             "options": {"queue": "default", "expires": settings.holdings_refresh_seconds},
         }
+    entries.update(_market_entries(settings))
     return entries
+
+
+def _market_entries(settings: Settings) -> dict:
+    """Bar pulls (one entry fanning out over the watchlist as it is when it runs),
+    quote refresh and operations metrics, all on the ``market`` queue."""
+    wanted = {
+        "market-pull-watchlist": (names.PULL_WATCHLIST, settings.market_pull_seconds),
+        "market-refresh-quotes": (names.REFRESH_QUOTES, settings.quote_refresh_seconds),
+        "market-operations-metrics": (names.WRITE_METRICS, settings.metrics_seconds),
+    }
+    return {
+        entry: {"task": task, "schedule": every, "options": {"queue": "market", "expires": every}}
+        for entry, (task, every) in wanted.items()
+        if every
+    }

@@ -9,3 +9,9 @@ FORGET_ACCOUNT = "tasks.forget_account"
 
 # Remote-control command: workers re-read the groups and adjust their queues.
 SYNC_GROUPS_COMMAND = "tradefleet_sync_groups"
+
+# Market data (tasks.market)
+PULL_WATCHLIST = "tasks.pull_watchlist"
+PULL_BARS = "tasks.pull_bars"
+REFRESH_QUOTES = "tasks.refresh_quotes"
+WRITE_METRICS = "tasks.write_metrics"

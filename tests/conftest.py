@@ -39,6 +39,8 @@ def pytest_configure(config) -> None:
             "TRADEFLEET_VISIBILITY_TIMEOUT": "60",
             "AUTORSA_BIN": str(FAKE_AUTORSA),
             "AUTORSA_TIMEOUT": "5",
+            # No default watchlist: beat's synthetic quotes would overwrite the tests' prices.
+            "WATCHLIST_SYMBOLS": "",
         }
     )
 
@@ -73,6 +75,7 @@ def worker_env(**overrides: str) -> dict[str, str]:
             "TRADEFLEET_VISIBILITY_TIMEOUT",
             "AUTORSA_BIN",
             "AUTORSA_TIMEOUT",
+            "WATCHLIST_SYMBOLS",
         )
     }
     env.update(overrides)

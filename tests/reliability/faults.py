@@ -49,6 +49,7 @@ _INHERITED = (
     "TRADEFLEET_DATA_DIR",
     "AUTORSA_BIN",
     "AUTORSA_TIMEOUT",
+    "WATCHLIST_SYMBOLS",  # empty in tests: no synthetic quotes over the fixed PRICES
 )
 
 
