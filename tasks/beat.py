@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from brokers.schwab.refresher import REFRESH_EVERY_SECONDS
 from core.settings import Settings
 from tasks import names
 
@@ -25,6 +26,12 @@ def schedule(settings: Settings) -> dict:
             "options": {"queue": "default", "expires": settings.holdings_refresh_seconds},
         }
     entries.update(_market_entries(settings))
+    if settings.schwab_app_key:  # the one Schwab refresher (brokers.schwab.refresher)
+        entries["refresh-schwab-token"] = {
+            "task": names.REFRESH_SCHWAB_TOKEN,
+            "schedule": REFRESH_EVERY_SECONDS,
+            "options": {"queue": "default", "expires": REFRESH_EVERY_SECONDS},
+        }
     return entries
 
 

@@ -7,7 +7,7 @@ from core.settings import get_settings
 
 app = Celery(
     "tradefleet",
-    include=["tasks.jobs", "tasks.maintenance", "tasks.consumers", "tasks.market"],
+    include=["tasks.jobs", "tasks.maintenance", "tasks.consumers", "tasks.tokens", "tasks.market"],
 )
 app.config_from_object("tasks.config")
 

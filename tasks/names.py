@@ -6,6 +6,7 @@ SWEEP_GROUPS = "tasks.sweep_groups"
 REFRESH_HOLDINGS = "tasks.refresh_holdings"
 HEARTBEAT = "tasks.heartbeat"
 FORGET_ACCOUNT = "tasks.forget_account"
+REFRESH_SCHWAB_TOKEN = "tasks.refresh_schwab_token"
 
 # Remote-control command: workers re-read the groups and adjust their queues.
 SYNC_GROUPS_COMMAND = "tradefleet_sync_groups"
