@@ -1,4 +1,4 @@
-"""``flask --app api keys create|list|revoke``: manage API keys."""
+"""``flask --app api keys create|list|revoke``: manage API keys; ``schwab login|status``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+import brokers.schwab
 from api import deps
+from api.ingest_cli import ingest_cli
 from core.errors import TradefleetError
 
 keys_cli = AppGroup("keys", help="Create, list and revoke API keys.")
@@ -46,5 +48,47 @@ def revoke_key(name: str) -> None:
     click.echo(f"revoked API key {name!r}")
 
 
+schwab_cli = AppGroup("schwab", help="Log in to Schwab and see the token's state.")
+
+
+@schwab_cli.command("login")
+@click.option("--url", "received_url", help="The address Schwab redirected to (else prompted).")
+def schwab_login(received_url: str | None) -> None:
+    """Print Schwab's login URL, then take the address it redirects the browser to."""
+    login = brokers.schwab.login(deps.connection(), deps.settings())
+    try:
+        click.echo("1. Open this URL, log in at Schwab and allow the app:", err=True)
+        click.echo(login.start())
+        click.echo(
+            "2. Schwab then sends the browser to SCHWAB_CALLBACK_URL (the page may not load);"
+            " copy the whole address from the address bar.",
+            err=True,
+        )
+        if received_url is None:
+            received_url = click.prompt("Redirected address", hide_input=True, err=True)
+        status = login.finish_url(received_url)
+    except TradefleetError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"logged in to Schwab; the refresh token ends {status.refresh_token_expires_at}")
+
+
+@schwab_cli.command("status")
+def schwab_status() -> None:
+    """Where the Schwab login stands."""
+    status = brokers.schwab.status(deps.connection(), deps.settings())
+    click.echo(f"{status.state.value}: {status.message}")
+    for label, value in (
+        ("logged in", status.logged_in_at),
+        ("refresh token ends", status.refresh_token_expires_at),
+        ("access token ends", status.access_token_expires_at),
+        ("last refresh", status.last_refresh_at),
+        ("last error", status.last_error),
+    ):
+        if value:
+            click.echo(f"  {label}: {value}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys_cli)
+    app.cli.add_command(ingest_cli)
+    app.cli.add_command(schwab_cli)

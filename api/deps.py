@@ -13,6 +13,8 @@ from core.jobs import JobRegistry
 from core.quotes import QuoteBook
 from core.settings import Settings
 from core.vault import Vault
+from core.watchlist import Watchlist, WatchlistStore
+from ingest.store import MarketStore, open_store
 from tasks.operations import Operations
 
 _EXTENSION = "tradefleet"
@@ -48,6 +50,25 @@ def vault() -> Vault:
 
 def quotes() -> QuoteBook:
     return QuoteBook(connection())
+
+
+def watchlist() -> WatchlistStore:
+    current = settings()
+    return WatchlistStore(
+        connection(), Watchlist(current.watchlist_symbols, current.watchlist_intervals)
+    )
+
+
+def market_store() -> MarketStore | None:
+    """The InfluxDB store (``None`` when ``INFLUX_URL`` is unset), opened once per app.
+
+    Raises:
+        InfluxUnavailable: configured but not answering (the API answers 503).
+    """
+    cache = current_app.extensions.setdefault(_EXTENSION + ".market", {})
+    if "store" not in cache:
+        cache["store"] = open_store(settings())
+    return cache["store"]
 
 
 def operations() -> Operations:

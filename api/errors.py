@@ -17,6 +17,7 @@ from kombu.exceptions import OperationalError
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from brokers.schwab.errors import SchwabUnavailable
 from core import errors
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,10 @@ STATUS_OF = {
     errors.Conflict: 409,
     errors.InvalidRequest: 422,
     errors.StoreUnavailable: 503,
+    errors.ServiceUnavailable: 503,
     errors.VaultError: 500,
     errors.ConfigurationError: 500,
+    SchwabUnavailable: 503,
 }
 
 

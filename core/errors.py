@@ -44,6 +44,11 @@ class StoreUnavailable(TradefleetError):
     """Redis cannot be reached. Usually temporary: retry once it is back."""
 
 
+class ServiceUnavailable(TradefleetError):
+    """An optional service (InfluxDB, a market-data provider) is off or unreachable: the
+    message says which and how to turn it on; retry once it is back."""
+
+
 class VaultError(TradefleetError):
     """Credentials cannot be decrypted (wrong ``TRADEFLEET_SECRET_KEY``?): needs an operator."""
 

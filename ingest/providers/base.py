@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 
 import redis
 
-from core.errors import TradefleetError
+from core.errors import InvalidRequest, ServiceUnavailable
 from core.quotes import Quote
 from core.settings import Settings
 
@@ -67,11 +67,11 @@ PROVIDERS: dict[str, str] = {
 }
 
 
-class ProviderError(TradefleetError):
+class ProviderError(InvalidRequest):
     """The provider cannot serve this request (unknown symbol, bad file or row): fix the input."""
 
 
-class ProviderUnavailable(ProviderError):
+class ProviderUnavailable(ServiceUnavailable, ProviderError):
     """The provider cannot answer right now (network, rate limit, token): retry later."""
 
 

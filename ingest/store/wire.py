@@ -17,7 +17,7 @@ from typing import Protocol
 
 import requests
 
-from core.errors import TradefleetError
+from core.errors import ServiceUnavailable, TradefleetError
 
 TIMEOUT_SECONDS = 30.0
 
@@ -26,7 +26,7 @@ class InfluxError(TradefleetError):
     """InfluxDB refused a write or a query (the message carries its answer): fix the request."""
 
 
-class InfluxUnavailable(InfluxError):
+class InfluxUnavailable(ServiceUnavailable, InfluxError):
     """InfluxDB cannot be reached: market history is off until it is back."""
 
 

@@ -1,0 +1,58 @@
+"""Schemas of market data beyond the single quote: quotes with source, bars, the watchlist."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import marshmallow as ma
+
+from api.schemas.common import DecimalNumber, StrictSchema
+from api.schemas.market_data import QuoteSchema
+from core.watchlist import INTERVALS, MAX_SYMBOLS
+
+
+class MarketQuoteSchema(QuoteSchema):
+    source = ma.fields.String(
+        required=True, metadata={"description": "manual (PUT), synthetic, csv or schwab"}
+    )
+    age_seconds = ma.fields.Method("_age", metadata={"description": "seconds since as_of"})
+
+    def _age(self, quote) -> float:
+        return round(quote.age(), 3)
+
+
+class BarQuerySchema(StrictSchema):
+    interval = ma.fields.String(
+        load_default="1m", validate=ma.validate.OneOf(INTERVALS), metadata={"example": "1m"}
+    )
+    start = ma.fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "default: a day before end"}
+    )
+    end = ma.fields.AwareDateTime(default_timezone=UTC, metadata={"description": "default: now"})
+
+
+class BarSchema(ma.Schema):
+    symbol = ma.fields.String(required=True)
+    interval = ma.fields.String(required=True)
+    start = ma.fields.DateTime(required=True, metadata={"description": "the bar's opening time"})
+    open = DecimalNumber(required=True)
+    high = DecimalNumber(required=True)
+    low = DecimalNumber(required=True)
+    close = DecimalNumber(required=True)
+    volume = ma.fields.Integer(required=True)
+    source = ma.fields.String(required=True)
+
+
+class WatchlistSchema(StrictSchema):
+    symbols = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        validate=ma.validate.Length(max=MAX_SYMBOLS),
+        metadata={"example": ["SPY", "AAPL"]},
+    )
+    intervals = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(INTERVALS)),
+        required=True,
+        validate=ma.validate.Length(min=1),
+        metadata={"example": ["1m", "5m"]},
+    )
