@@ -18,6 +18,7 @@ from api.resources import (
     jobs,
     market_data,
     positions,
+    schwab,
     transactions,
 )
 from api.schemas.common import decimal2properties
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     cli.init_app(app)
-    for module in (health, groups, accounts, transactions, jobs, positions, market_data):
+    for module in (health, groups, accounts, transactions, jobs, positions, market_data, schwab):
         api.register_blueprint(module.blp)
     api.register_blueprint(compat.blp)
     return app

@@ -7,9 +7,12 @@ from flask_smorest import abort
 
 from api import deps
 from api.resources.compat import COMPAT_PATHS
+from api.resources.schwab import CALLBACK_PATH
 from core.apikeys import VerifiedKeys
 
 PROTECTED_PREFIX = "/api/v1"
+# Schwab's redirect cannot carry a key; the callback checks its one-use OAuth state instead.
+PUBLIC_PATHS = frozenset({CALLBACK_PATH})
 _VERIFIED = "tradefleet.verified_keys"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tradefleet"'}
 
@@ -21,6 +24,8 @@ def init_app(app: Flask) -> None:
 
 def is_protected(path: str) -> bool:
     """Whether ``path`` (a request path or an OpenAPI path template) needs an API key."""
+    if path in PUBLIC_PATHS:
+        return False
     return path.startswith(PROTECTED_PREFIX) or path in COMPAT_PATHS
 
 
