@@ -28,6 +28,7 @@ STATUS_OF = {
     errors.Conflict: 409,
     errors.InvalidRequest: 422,
     errors.StoreUnavailable: 503,
+    errors.ServiceUnavailable: 503,
     errors.VaultError: 500,
     errors.ConfigurationError: 500,
     SchwabUnavailable: 503,

@@ -8,6 +8,7 @@ from api import deps
 from api.resources import Blueprint
 from core.connection import REDIS_DOWN_ERRORS
 from core.workers import live_workers
+from ingest.store import InfluxUnavailable, detect_version
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness for load balancers")
 
@@ -25,6 +26,11 @@ class HealthSchema(ma.Schema):
             "person must log in: see /api/v1/brokers/schwab/status)"
         }
     )
+    market_history = ma.fields.String(
+        metadata={
+            "description": "InfluxDB: ok, off (no INFLUX_URL: quotes live in Redis only) or down"
+        }
+    )
 
 
 @blp.route("")
@@ -40,8 +46,27 @@ class Health(MethodView):
             workers = len(live_workers(connection))
         except REDIS_DOWN_ERRORS:
             return {"status": "degraded", "redis": "down", "workers": 0}, 503
-        status = "ok" if workers else "degraded"
+        history = _market_history()
+        status = "ok" if workers and history != "down" else "degraded"
         schwab = brokers.schwab.status(connection, deps.settings())
         if schwab.degraded:  # a person must log in (soon)
             status = "degraded"
-        return {"status": status, "redis": "ok", "workers": workers, "schwab": schwab.state.value}
+        return {
+            "status": status,
+            "redis": "ok",
+            "workers": workers,
+            "market_history": history,
+            "schwab": schwab.state.value,
+        }
+
+
+def _market_history() -> str:
+    """``off`` without ``INFLUX_URL``; else whether InfluxDB answers ``/ping``."""
+    url = deps.settings().influx_url
+    if not url:
+        return "off"
+    try:
+        detect_version(url, timeout=1.0)
+    except InfluxUnavailable:
+        return "down"
+    return "ok"
