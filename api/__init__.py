@@ -9,7 +9,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 
-from api import auth, cli, deps, errors
+from api import auth, cli, deps, docs, errors
 from api.resources import (
     accounts,
     compat,
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs.ASSETS_URL,  # served by the app: /docs works offline
         API_SPEC_OPTIONS=_SPEC_OPTIONS,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     cli.init_app(app)
+    docs.init_app(app)
     for module in (health, groups, accounts, transactions, jobs, positions, market_data, schwab):
         api.register_blueprint(module.blp)
     api.register_blueprint(compat.blp)

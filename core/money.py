@@ -21,9 +21,10 @@ that did not exist: the **cost of a buy rounds up** (``ROUND_CEILING``) and the
 shown (a position's value, an account's total) are rounded half-even.
 
 Output is plain decimal notation, never an exponent (``Decimal("1E-9")`` prints
-as ``"0.000000001"``): quantities are normalised without trailing zeros, prices
-keep the places they were given (``"190.00"`` stays ``"190.00"``), cash always
-shows 2 places.
+as ``"0.000000001"``): quantities are normalised without trailing zeros; prices
+show at least 2 places and no trailing zeros beyond them (``"400"`` and
+``"400.000"`` show as ``"400.00"``, ``"1.2340"`` as ``"1.234"``), in every response
+and message; cash always shows 2 places.
 """
 
 from __future__ import annotations
@@ -95,12 +96,15 @@ def format_decimal(value: Decimal) -> str:
 
 
 def format_price(value: Decimal) -> str:
-    """A price as text: plain notation with the places it was given (``"190.00"``).
+    """A price as text: at least 2 places, no trailing zeros beyond (``"190.00"``, ``"1.234"``).
+
+    The one format of prices in answers, whatever form they were sent in.
 
     Raises:
         ValueError: ``value`` is not finite.
     """
-    return format(_finite(value), "f")
+    whole, _, fraction = format_decimal(value).partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 def format_cash(value: Decimal) -> str:

@@ -45,7 +45,8 @@ def retry_orders(
             },
         )
     if job.kind is not JobKind.TRANSACTION or job.order is None:
-        raise Conflict(f"job {job.id} is a {job.kind.value} job: only orders are retried")
+        article = "an" if job.kind.value[0] in "aeiou" else "a"
+        raise Conflict(f"job {job.id} is {article} {job.kind.value} job: only orders are retried")
     if not job.state.is_terminal:
         raise Conflict(f"job {job.id} is {job.state.value}: wait until it has finished")
     symbols_of: dict[str, set[str]] = defaultdict(set)

@@ -140,10 +140,16 @@ class Operations:
         also = [self.vault.write(group, name, clean), *self.accounts.writes(account)]
         return self._submit(job, also=also)
 
-    def deactivate_account(self, group: str, name: str) -> Submitted:
-        """Raises: NotFound: no such group or account."""
+    def deactivate_account(self, group: str, name: str) -> Submitted | Account:
+        """Queue the account's deactivation; an account already inactive is returned as it is.
+
+        Raises:
+            NotFound: no such group or account.
+        """
         self.groups.get(group)
-        self.accounts.get(group, name)
+        account = self.accounts.get(group, name)
+        if account.state is AccountState.INACTIVE:
+            return account
         return self._submit(
             Job(id=new_job_id(), kind=JobKind.DEACTIVATE, group=group, account=name)
         )
@@ -166,8 +172,22 @@ class Operations:
 
         Raises:
             NotFound: no such group.
+            InvalidRequest: the order names accounts that are not in the group.
             IdempotencyKeyReused: the key named a different order.
         """
+        if order.accounts:
+            self.groups.get(group)
+            known = {account.name for account in self.accounts.list_group(group)}
+            unknown = [name for name in order.accounts if name not in known]
+            if unknown:
+                raise InvalidRequest(
+                    f"not accounts of group {group!r}: {', '.join(unknown)}",
+                    errors={
+                        "accounts": [
+                            f"{name!r} is not an account of group {group!r}" for name in unknown
+                        ]
+                    },
+                )
         job = Job(id=new_job_id(), kind=JobKind.TRANSACTION, group=group, order=order)
         return self._submit(job, idempotency_key=idempotency_key, fingerprint=_fingerprint(order))
 

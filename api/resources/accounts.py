@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from flask import jsonify
 from flask.views import MethodView
 
 from api import deps
 from api.resources import Blueprint, accepted
 from api.schemas.accounts import AccountCreateSchema, AccountSchema
 from api.schemas.common import JobAcceptedSchema
+from core.models import Account
 
 blp = Blueprint(
     "accounts",
@@ -54,8 +56,19 @@ class AccountItem(MethodView):
 
 @blp.route("/<string:name>/deactivate")
 class AccountDeactivation(MethodView):
-    @blp.response(202, JobAcceptedSchema)
+    @blp.response(202, JobAcceptedSchema, description="Deactivation job queued")
+    @blp.alt_response(
+        200,
+        schema=AccountSchema,
+        description="The account is inactive already: nothing is queued; the account as it is",
+    )
     @blp.alt_response(404, description="No such group or account")
     def post(self, group, name):
-        """Queue the account's deactivation: it leaves the group's orders."""
-        return accepted(deps.operations().deactivate_account(group, name))
+        """Queue the account's deactivation: it leaves the group's orders.
+
+        An account that is inactive already answers 200 with the account, and no job.
+        """
+        result = deps.operations().deactivate_account(group, name)
+        if isinstance(result, Account):
+            return jsonify(AccountSchema().dump(result))
+        return accepted(result)

@@ -11,6 +11,7 @@ and orders are queued (202 with a job) and orders are dry runs unless
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -21,7 +22,7 @@ from api.schemas.transactions import IdempotencyHeaderSchema
 from brokers.credentials import BROKERAGES, get_brokerage
 from core import money
 from core.errors import AlreadyExists, InvalidRequest
-from core.models import OrderRequest
+from core.models import Account, OrderRequest
 
 blp = Blueprint("compat", __name__, description="Compatibility routes of the older API")
 
@@ -141,10 +142,13 @@ class Activate(MethodView):
 class Deactivate(MethodView):
     @blp.arguments(DeactivateQuery, location="query")
     @blp.response(202, OldJobSchema)
+    @blp.alt_response(200, description="The account is inactive already: nothing is queued")
     @blp.alt_response(404, description="No such group or account")
     def post(self, query):
         """Queue an account's deactivation."""
         submitted = deps.operations().deactivate_account(query["group_name"], query["account_name"])
+        if isinstance(submitted, Account):  # inactive already: nothing queued
+            return jsonify({"status": True, "message": "the account is inactive already"})
         return {"status": True, "message": None, **accepted(submitted)}
 
 

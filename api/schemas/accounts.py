@@ -2,17 +2,12 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import StrictSchema, name_field
-from brokers.credentials import brokerage_names
+from api.schemas.common import BrokerageName, StrictSchema, name_field
 
 
 class AccountCreateSchema(StrictSchema):
     name = name_field()
-    brokerage = ma.fields.String(
-        required=True,
-        validate=ma.validate.OneOf(brokerage_names(), error="must be one of: {choices}"),
-        metadata={"example": "paper"},
-    )
+    brokerage = BrokerageName(required=True)
     credentials = ma.fields.Dict(
         keys=ma.fields.String(),
         required=True,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import marshmallow as ma
 
+from brokers.credentials import brokerage_names
 from core import money
 from core.models import NAME_PATTERN, NAME_RULE
 from core.quotes import MAX_PRICE, SYMBOL_PATTERN, SYMBOL_RULE, clean_symbol
@@ -61,12 +62,19 @@ class DecimalNumber(ma.fields.Decimal):
 
     default_error_messages = {"places": "must have {rule}"}
 
-    def __init__(self, *, places: int | None = None, **kwargs) -> None:
+    def __init__(self, *, places: int | None = None, formatter=None, **kwargs) -> None:
         super().__init__(allow_nan=False, as_string=True, **kwargs)
         self.max_places = places
+        self.formatter = formatter
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None or self.formatter is None:
+            return super()._serialize(value, attr, obj, **kwargs)
+        return self.formatter(Decimal(value))
 
     def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
-        if isinstance(value, str) and not DECIMAL_STRING.fullmatch(value):
+        # A negative decimal string reaches the range check, whose message says the bound.
+        if isinstance(value, str) and not DECIMAL_STRING.fullmatch(value.removeprefix("-")):
             raise self.make_error("invalid")
         number = super()._deserialize(value, attr, data, **kwargs)
         if self.max_places is not None and not money.fits_places(number, self.max_places):
@@ -127,16 +135,36 @@ def decimal2properties(self, field: ma.fields.Field, ret: dict, **_kwargs) -> di
     return documented
 
 
+class BrokerageName(ma.fields.String):
+    """A brokerage, in any case (``"Chase"``); loaded as its canonical name (``"chase"``)."""
+
+    default_error_messages = {"brokerage": "must be one of: {choices}"}
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("metadata", {}).setdefault("example", "paper")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        name = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        if name not in brokerage_names():
+            raise self.make_error("brokerage", choices=", ".join(brokerage_names()))
+        return name
+
+
 def price_field(**kwargs) -> DecimalNumber:
-    """A price: a positive decimal below ``core.quotes.MAX_PRICE``, at most 4 decimal places."""
+    """A price: above 0, below ``core.quotes.MAX_PRICE``, at most 4 decimal places.
+
+    Answers show it in the one price format (``core.money.format_price``).
+    """
     return DecimalNumber(
         places=money.PRICE_PLACES,
+        formatter=money.format_price,
         validate=ma.validate.Range(
             min=0,
             min_inclusive=False,
             max=MAX_PRICE,
             max_inclusive=False,
-            error=f"must be a positive number below {MAX_PRICE}",
+            error=f"must be above 0 and below {MAX_PRICE}",
         ),
         **kwargs,
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from api.schemas.common import DecimalNumber, StrictSchema, price_field
+from core import money
 
 
 class QuoteUpdateSchema(StrictSchema):
@@ -11,5 +12,5 @@ class QuoteUpdateSchema(StrictSchema):
 
 class QuoteSchema(ma.Schema):
     symbol = ma.fields.String(required=True)
-    price = DecimalNumber(required=True)
+    price = DecimalNumber(required=True, formatter=money.format_price)
     as_of = ma.fields.DateTime(required=True)

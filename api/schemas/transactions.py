@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import DecimalNumber, StrictSchema, Symbol, price_field
-from brokers.credentials import brokerage_names
+from api.schemas.common import BrokerageName, DecimalNumber, StrictSchema, Symbol, price_field
 from core import money
 from core.models import NAME_PATTERN, NAME_RULE
 
@@ -42,11 +41,9 @@ class TransactionCreateSchema(StrictSchema):
     )
     limit_price = price_field(load_default=None, allow_none=True)
     brokerages = ma.fields.List(
-        ma.fields.String(
-            validate=ma.validate.OneOf(brokerage_names(), error="must be one of: {choices}")
-        ),
+        BrokerageName(),
         load_default=list,
-        metadata={"description": "only accounts of these brokerages (default: all)"},
+        metadata={"description": "only accounts of these brokerages, any case (default: all)"},
     )
     accounts = ma.fields.List(
         ma.fields.String(validate=ma.validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}")),

@@ -60,9 +60,18 @@ def test_format_decimal_is_plain_and_normalised(text, shown):
 
 @pytest.mark.parametrize(
     ("text", "shown"),
-    [("190.00", "190.00"), ("1E+2", "100"), ("5E-4", "0.0005"), ("401.25", "401.25")],
+    [
+        ("190.00", "190.00"),
+        ("400", "400.00"),
+        ("400.000", "400.00"),
+        ("1E+2", "100.00"),
+        ("5E-4", "0.0005"),
+        ("401.25", "401.25"),
+        ("1.2340", "1.234"),
+        ("190.5", "190.50"),
+    ],
 )
-def test_format_price_is_plain_and_keeps_the_scale_it_was_given(text, shown):
+def test_format_price_has_at_least_two_places_and_no_trailing_zeros_beyond(text, shown):
     assert money.format_price(Decimal(text)) == shown
 
 
