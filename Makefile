@@ -3,35 +3,45 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per install: `make up` installs what runs (.[local]), `make test` adds the
+# test tools (.[dev,local]).
+RUN_STAMP := $(VENV)/.installed-local
+TEST_STAMP := $(VENV)/.installed-dev
+UP_ARGS := $(if $(NEW_KEY),--new-key)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up test lint fmt secret-key autorsa clean
+.PHONY: help venv venv-dev up test lint fmt secret-key autorsa clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-venv: $(STAMP) ## create .venv and install tradefleet with the dev and local extras
+venv: $(RUN_STAMP) ## create .venv and install what runs (tradefleet and the local extra)
 
-$(STAMP): setup.cfg pyproject.toml
+venv-dev: $(TEST_STAMP) ## venv plus the test tools (the dev extra)
+
+$(RUN_STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[local]'
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install -e '.[dev,local]'
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
-up: venv ## run everything locally (embedded Redis, web, worker, beat, flower)
-	$(BIN)/python scripts/up.py
+up: venv ## run everything locally (embedded Redis, web, worker, beat, flower); NEW_KEY=1 replaces the dev API key
+	$(BIN)/python scripts/up.py $(UP_ARGS)
 
-test: venv ## run the test suite (PYTEST_ARGS="-k name -x" to narrow it)
+test: venv-dev ## run the test suite (PYTEST_ARGS="-k name -x" to narrow it)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc; }
 
-lint: venv ## ruff lint and format check
+lint: venv-dev ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-fmt: venv ## format and autofix with ruff
+fmt: venv-dev ## format and autofix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -2,11 +2,15 @@
 
 Fills in what the environment (or ``./.env``) leaves unset: a Fernet key kept in
 ``var/secret.key``, an embedded Redis under ``var/redis/`` (AOF on), Flower's basic-auth
-password in ``var/flower.auth``, the data directory and free ports. Then it creates a dev
-API key, prints where everything is, and runs the Procfile (web, worker, beat, flower)
-with honcho until Ctrl-C. The embedded Redis is shut down however this script ends.
+password in ``var/flower.auth`` and the data directory. A busy port (``PORT``,
+``FLOWER_PORT``) stops it with a line naming the variable to set; everything binds
+``HOST`` (default 127.0.0.1). The dev API key is kept in ``var/dev-api.key`` (0600) and
+printed at every start; ``--new-key`` replaces it. Then it runs the Procfile (web, worker,
+beat, flower) with honcho until Ctrl-C, which is a warm shutdown: the worker finishes the
+legs it is running within ``STOP_GRACE_SECONDS``. The embedded Redis is shut down however
+this script ends.
 
-Usage: python scripts/up.py [--exit-after SECONDS] [--check]
+Usage: python scripts/up.py [--exit-after SECONDS] [--check] [--new-key] [--var DIR]
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VAR = ROOT / "var"
+VAR = ROOT / "var"  # --var replaces it (tests run make up beside a real one)
 VENV_BIN = Path(sys.executable).parent  # .venv/bin when run by `make up`; not resolved
 REDIS_PREFERRED_PORT = 6390
+DEFAULT_HOST = "127.0.0.1"
+# Ctrl-C lets running legs finish for this long (scripts/warm_stop.py, honcho's kill wait).
+STOP_GRACE_SECONDS = 30
 
 
 def load_dotenv(path: Path, env: dict[str, str]) -> None:
@@ -67,7 +74,7 @@ def ensure_flower_auth(env: dict[str, str]) -> None:
         env["FLOWER_BASIC_AUTH"] = read_or_create_private_file(VAR / "flower.auth", new_auth)
 
 
-def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
+def port_is_free(port: int, host: str = DEFAULT_HOST) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -83,7 +90,7 @@ def pick_port(preferred: int, taken: set[int] = frozenset()) -> int:
         return preferred
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("0.0.0.0", 0))
+            sock.bind((DEFAULT_HOST, 0))
             port = sock.getsockname()[1]
         if port not in taken:
             return port
@@ -173,10 +180,7 @@ def run_flask_keys(env: dict[str, str], *args: str) -> subprocess.CompletedProce
 
 def create_dev_api_key(env: dict[str, str]) -> str:
     """A fresh API key named ``dev`` (an existing ``dev`` key is revoked first)."""
-    result = run_flask_keys(env, "create", "dev")
-    if result.returncode != 0:
-        run_flask_keys(env, "revoke", "dev")
-        result = run_flask_keys(env, "create", "dev")
+    result = run_flask_keys(env, "create", "--replace", "dev")
     lines = result.stdout.strip().splitlines()
     if result.returncode != 0 or not lines:
         raise SystemExit(
@@ -187,18 +191,42 @@ def create_dev_api_key(env: dict[str, str]) -> str:
     return lines[-1].strip()
 
 
+def dev_api_key(env: dict[str, str], *, new: bool) -> str:
+    """The dev API key kept in var/dev-api.key (0600), made anew only when it is missing,
+    no longer known to Redis (another Redis, or revoked), or ``new`` asks for it."""
+    from core.apikeys import ApiKeyStore
+    from core.connection import redis_client
+
+    path = VAR / "dev-api.key"
+    if not new and path.is_file():
+        kept = path.read_text().strip()
+        if ApiKeyStore(redis_client(env["REDIS_URL"])).verify(kept) == "dev":
+            return kept
+    key = create_dev_api_key(env)
+    path.unlink(missing_ok=True)
+    read_or_create_private_file(path, key)
+    return key
+
+
 def choose_ports(env: dict[str, str]) -> None:
-    web = pick_port(int(env.get("PORT") or 8000))
-    flower = pick_port(int(env.get("FLOWER_PORT") or 5555), taken={web})
-    for name, port in (("PORT", web), ("FLOWER_PORT", flower)):
-        if env.get(name) and env[name] != str(port):
-            print(f"up: port {env[name]} is busy; {name}={port} instead")
+    """Keep PORT and FLOWER_PORT (default 8000, 5555); stop, naming the variable, if one is busy."""
+    env["HOST"] = env.get("HOST") or DEFAULT_HOST
+    for name, default in (("PORT", 8000), ("FLOWER_PORT", 5555)):
+        port = int(env.get(name) or default)
+        if not port_is_free(port, env["HOST"]):
+            raise SystemExit(
+                f"up: port {port} ({name}) is busy on {env['HOST']}: stop what uses it, "
+                f"or choose another port, e.g. `{name}={port + 1} make up`"
+            )
         env[name] = str(port)
+    if env["PORT"] == env["FLOWER_PORT"]:
+        raise SystemExit(f"up: PORT and FLOWER_PORT are both {env['PORT']}: set one to another")
 
 
 def print_banner(env: dict[str, str], api_key: str) -> None:
-    api = f"http://127.0.0.1:{env['PORT']}"
-    flower = f"http://127.0.0.1:{env['FLOWER_PORT']}"
+    host = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]
+    api = f"http://{host}:{env['PORT']}"
+    flower = f"http://{host}:{env['FLOWER_PORT']}"
     user, _, password = env["FLOWER_BASIC_AUTH"].split(",")[0].partition(":")
     rows = [
         ("API", api),
@@ -206,20 +234,26 @@ def print_banner(env: dict[str, str], api_key: str) -> None:
         ("OpenAPI", f"{api}/openapi.json"),
         ("Flower", f"{flower}  (user {user}, password {password})"),
         ("Redis", env["REDIS_URL"]),
-        ("Dev API key", api_key),
+        ("Dev API key", f"{api_key}  (kept in var/dev-api.key; `make up NEW_KEY=1` replaces it)"),
         ("Try", f'curl -H "Authorization: Bearer {api_key}" {api}/api/v1/groups'),
         ("Operate", "set -a; . var/up.env; set +a; .venv/bin/celery -A tasks queues"),
     ]
     width = max(len(label) for label, _ in rows)
     rule = "=" * 72
-    print(f"\n{rule}\n tradefleet is starting (Ctrl-C stops everything)\n{rule}")
+    print(
+        f"\n{rule}\n tradefleet is starting (Ctrl-C stops everything; running legs get "
+        f"{STOP_GRACE_SECONDS} s to finish)\n{rule}"
+    )
     for label, value in rows:
         print(f" {label:<{width}}  {value}")
     print(f"{rule}\n", flush=True)
 
 
 # What an operator's shell needs to reach this system (celery -A tasks queues, flask keys).
-OPERATOR_ENV = VAR / "up.env"
+def operator_env_path() -> Path:
+    return VAR / "up.env"
+
+
 OPERATOR_SETTINGS = (
     "REDIS_URL",
     "CELERY_BROKER_URL",
@@ -233,15 +267,10 @@ OPERATOR_SETTINGS = (
 def write_operator_env(env: dict[str, str]) -> None:
     """Write the settings this run filled in to var/up.env (0600), for operator shells."""
     lines = [f"{name}={env[name]}" for name in OPERATOR_SETTINGS if env.get(name)]
-    OPERATOR_ENV.unlink(missing_ok=True)
-    fd = os.open(OPERATOR_ENV, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    operator_env_path().unlink(missing_ok=True)
+    fd = os.open(operator_env_path(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as file:
         file.write("\n".join(lines) + "\n")
-
-
-def find_honcho() -> str:
-    candidate = VENV_BIN / "honcho"
-    return str(candidate) if candidate.exists() else (shutil.which("honcho") or "honcho")
 
 
 def run_honcho(env: dict[str, str], exit_after: float | None) -> int:
@@ -251,7 +280,15 @@ def run_honcho(env: dict[str, str], exit_after: float | None) -> int:
     with every process alive).
     """
     # -e /dev/null: honcho would otherwise read .env itself and override the real environment.
-    command = [find_honcho(), "start", "-f", "Procfile", "-e", "/dev/null"]
+    # honcho SIGKILLs what is still running 5 s after it asked it to stop (KILL_WAIT): give
+    # the worker its grace period first.
+    command = [
+        sys.executable,
+        "-c",
+        f"import honcho.manager as m; m.KILL_WAIT = {STOP_GRACE_SECONDS + 5}; "
+        "from honcho.command import main; main()",
+        "start", "-f", "Procfile", "-e", "/dev/null",
+    ]  # fmt: skip
     honcho = subprocess.Popen(command, env=env, cwd=ROOT)
     stopped_by_us = False
 
@@ -270,7 +307,7 @@ def run_honcho(env: dict[str, str], exit_after: float | None) -> int:
         print(f"up: --exit-after {exit_after:g} s reached; stopping", flush=True)
         return 0
     finally:
-        stop_process(honcho, timeout=30)
+        stop_process(honcho, timeout=STOP_GRACE_SECONDS + 15)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,13 +323,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="prepare everything and create the API key, but start no processes",
     )
+    parser.add_argument(
+        "--new-key",
+        action="store_true",
+        help="revoke the kept dev API key and make a new one (make up NEW_KEY=1)",
+    )
+    parser.add_argument("--var", type=Path, help="state directory instead of ./var (tests)")
     args = parser.parse_args(argv)
 
+    global VAR
+    VAR = (args.var or VAR).resolve()
     os.chdir(ROOT)
     env = dict(os.environ)
     load_dotenv(ROOT / ".env", env)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["TRADEFLEET_STOP_GRACE"] = str(STOP_GRACE_SECONDS)
     env["TRADEFLEET_DATA_DIR"] = env.get("TRADEFLEET_DATA_DIR") or str(VAR / "data")
     Path(env["TRADEFLEET_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     ensure_secret_key(env)
@@ -302,14 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     ports = {int(env["PORT"]), int(env["FLOWER_PORT"])}
     redis = None if env.get("REDIS_URL") else start_embedded_redis(env, taken=ports)
     try:
-        api_key = create_dev_api_key(env)
+        api_key = dev_api_key(env, new=args.new_key)
         write_operator_env(env)
         print_banner(env, api_key)
         if args.check:
             return 0
         return run_honcho(env, args.exit_after)
     finally:
-        OPERATOR_ENV.unlink(missing_ok=True)
+        operator_env_path().unlink(missing_ok=True)
         if redis is not None:
             stop_process(redis)
             print("up: embedded Redis stopped", flush=True)

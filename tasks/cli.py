@@ -1,4 +1,5 @@
-"""``celery -A tasks queues``: every group and brokerage queue, its depth and consumers."""
+"""Operator commands: ``celery -A tasks queues`` (every group and brokerage queue, its depth
+and consumers) and ``celery -A tasks sync_groups`` (every worker re-reads the groups)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from kombu.exceptions import ChannelError
 
 from brokers.credentials import AUTORSA_BROKERAGES
 from core.groups import GroupRegistry
-from tasks import context, routing
+from tasks import context, names, routing
 
 
 def queue_report(app, timeout: float = 1.0) -> list[dict]:
@@ -61,3 +62,21 @@ def queues(ctx: click.Context, as_json: bool, timeout: float) -> None:
     for row in rows:
         workers = ", ".join(row["consumers"]) or "-- none --"
         click.echo(f"{row['queue']:<{width}}  {row['kind']:<9}  {row['messages']:>8}  {workers}")
+
+
+@click.command(cls=CeleryCommand, name="sync_groups")
+@click.option("--timeout", default=2.0, show_default=True, help="Seconds to wait for workers.")
+@click.pass_context
+def sync_groups(ctx: click.Context, timeout: float) -> None:
+    """Every worker re-reads the groups now and says which queues it added or dropped."""
+    replies = ctx.obj.app.control.broadcast(names.SYNC_GROUPS_COMMAND, reply=True, timeout=timeout)
+    if not replies:
+        raise click.ClickException(f"no worker answered within {timeout:g} s")
+    for reply in replies:
+        for worker, answer in reply.items():
+            result = answer.get("ok", answer)
+            click.echo(
+                f"{worker}: added {', '.join(result['added']) or '-'}; "
+                f"dropped {', '.join(result['removed']) or '-'}; "
+                f"cancelled by an operator {', '.join(result.get('cancelled', [])) or '-'}"
+            )
