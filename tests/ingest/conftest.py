@@ -36,3 +36,13 @@ def store(influx_settings):
     opened = open_store(influx_settings)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis of this test's own, for records the session's workers must not see."""
+    from core.connection import redis_client
+    from tests.services import RedisServer
+
+    with RedisServer() as server:
+        yield redis_client(server.url)
