@@ -99,10 +99,13 @@ class LegRun:
         claim: what the run found (see :class:`core.legs.Claim`).
         remaining: legs of the job still unreported after this run reported its
             leg (0: the job can finish); None when this run did not report.
+        results: every result of the leg, when this run (a first run) wrote them
+            all; None otherwise.
     """
 
     claim: Claim
     remaining: int | None = None
+    results: list[LegResult] | None = None
 
 
 class _LeaseLost(Exception):
@@ -171,6 +174,7 @@ class _Leg:
     ) -> None:
         self.connection = connection
         self.known_accounts = known_accounts or {}
+        self.written: list[LegResult] = []
         self.settings = settings
         self.job_id = job_id
         self.brokerage = brokerage
@@ -211,7 +215,7 @@ class _Leg:
             return LegRun(claim)
         finally:
             self.lease.release()
-        return LegRun(claim, remaining)
+        return LegRun(claim, remaining, self.written if claim is Claim.CLAIMED else None)
 
     # The three ways through a leg --------------------------------------------
 
@@ -342,6 +346,7 @@ class _Leg:
         )
         if left == REFUSED:
             raise _LeaseLost
+        self.written.extend(results)
         return left
 
     def _not_reached(self, job: Job, names: list[str]) -> list[LegResult]:

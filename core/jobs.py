@@ -217,14 +217,23 @@ class JobRegistry:
             return None
         return self.connection.hget(keys.job(job_id), "retried_by")
 
-    def finish(self, job_id: str) -> Job | None:
+    def finish(
+        self, job_id: str, *, known: tuple[Job, list[LegResult]] | None = None
+    ) -> Job | None:
         """End the job from its results once every leg has reported (idempotent).
+
+        Args:
+            known: the job and *all* its results, when the caller holds them (it
+                wrote every result itself): saves reading them back.
 
         Returns:
             The finished job when this call finished it; None when it was
             finished before or a leg has not reported yet.
         """
-        job = self.fetch(job_id)
+        if known is None:
+            job = self.fetch(job_id)
+        else:
+            job, job.results = known[0], known[1]
         if job.state.is_terminal:
             return None
         job.state, job.finished_at = summarise(job.results), utcnow()

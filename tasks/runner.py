@@ -236,8 +236,10 @@ class GroupRunner:
             sorted(job.legs),
         )
         waiting = False
+        written: list | None = []  # every result, while this call wrote them all
         for brokerage, state in job.leg_states.items():
             if state is LegState.REPORTED:
+                written = None  # its results were written by an earlier run
                 continue
             if traits_of(brokerage).runs_inline:
                 run = run_leg(
@@ -245,6 +247,10 @@ class GroupRunner:
                 )
                 # Still out: a live run of it elsewhere (busy), or this run lost its lease.
                 waiting = waiting or (run.remaining is None and run.claim in _STILL_OUT)
+                if written is not None and run.results is not None:
+                    written += run.results
+                else:
+                    written = None
             else:
                 waiting = True
                 if state is LegState.PENDING:
@@ -252,7 +258,7 @@ class GroupRunner:
                     self.legs.mark_sent(job.id, brokerage)
         if waiting:
             return False
-        self.jobs.finish(job.id)
+        self.jobs.finish(job.id, known=None if written is None else (job, written))
         return True
 
     def _plan(self, job: Job) -> tuple[dict[str, list[str]], dict[str, Account], str]:
