@@ -6,7 +6,7 @@ from datetime import UTC
 
 import marshmallow as ma
 
-from api.schemas.common import DecimalNumber, StrictSchema
+from api.schemas.common import DecimalNumber, StrictSchema, Symbol
 from api.schemas.market_data import QuoteSchema
 from core.watchlist import INTERVALS, MAX_SYMBOLS
 
@@ -45,7 +45,7 @@ class BarSchema(ma.Schema):
 
 class WatchlistSchema(StrictSchema):
     symbols = ma.fields.List(
-        ma.fields.String(),
+        Symbol(),
         required=True,
         validate=ma.validate.Length(max=MAX_SYMBOLS),
         metadata={"example": ["SPY", "AAPL"]},
