@@ -2,7 +2,8 @@
 
 Fills in what the environment (or ``./.env``) leaves unset: a Fernet key kept in
 ``var/secret.key``, an embedded Redis under ``var/redis/`` (AOF on), Flower's basic-auth
-password in ``var/flower.auth`` and the data directory. A busy port (``PORT``,
+password in ``var/flower.auth`` and the data directory, and, when ``influxd`` is installed
+and ``INFLUX_URL`` unset, a private InfluxDB 1.x under ``var/influx/`` for market history. A busy port (``PORT``,
 ``FLOWER_PORT``) stops it with a line naming the variable to set; everything binds
 ``HOST`` (default 127.0.0.1). The dev API key is kept in ``var/dev-api.key`` (0600) and
 printed at every start; ``--new-key`` replaces it. Then it runs the Procfile (web, worker,
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var"  # --var replaces it (tests run make up beside a real one)
 VENV_BIN = Path(sys.executable).parent  # .venv/bin when run by `make up`; not resolved
 REDIS_PREFERRED_PORT = 6390
+INFLUX_PREFERRED_PORT = 8096
 DEFAULT_HOST = "127.0.0.1"
 # Ctrl-C lets running legs finish for this long (scripts/warm_stop.py, honcho's kill wait).
 STOP_GRACE_SECONDS = 30
@@ -162,6 +164,71 @@ def start_embedded_redis(env: dict[str, str], taken: set[int]) -> subprocess.Pop
     return proc
 
 
+_INFLUX_CONFIG = """\
+reporting-disabled = true
+bind-address = "127.0.0.1:{rpc_port}"
+[meta]
+  dir = "{root}/meta"
+  logging-enabled = false
+[data]
+  dir = "{root}/data"
+  wal-dir = "{root}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{http_port}"
+  auth-enabled = false
+  log-enabled = false
+[logging]
+  level = "warn"
+"""
+
+
+def influx_answers_ping(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as answer:
+            return answer.status == 204
+    except OSError:
+        return False
+
+
+def start_embedded_influx(env: dict[str, str], taken: set[int]) -> subprocess.Popen | None:
+    """Start ``influxd`` (1.x) under var/influx/ and export INFLUX_URL; None without the binary."""
+    binary = shutil.which("influxd")
+    if binary is None:
+        print(
+            "up: market history is off: no INFLUX_URL and no influxd (apt-get install influxdb,"
+            " or set INFLUX_URL); quotes still flow through Redis",
+            flush=True,
+        )
+        return None
+    directory = VAR / "influx"
+    directory.mkdir(parents=True, exist_ok=True)
+    http_port = pick_port(INFLUX_PREFERRED_PORT, taken)
+    rpc_port = pick_port(http_port + 1, taken | {http_port})
+    config = directory / "influxdb.conf"
+    config.write_text(_INFLUX_CONFIG.format(root=directory, rpc_port=rpc_port, http_port=http_port))
+    with open(directory / "influxd.log", "ab") as log:
+        proc = subprocess.Popen(
+            [binary, "run", "-config", str(config)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not influx_answers_ping(http_port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            raise SystemExit(f"up: influxd did not start; see {directory / 'influxd.log'}")
+        time.sleep(0.1)
+    env["INFLUX_URL"] = f"http://127.0.0.1:{http_port}"
+    env.setdefault("INFLUX_VERSION", "1")
+    return proc
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
     """SIGTERM (for Redis: flush the AOF and exit), then SIGKILL after ``timeout`` s."""
     if proc.poll() is None:
@@ -234,6 +301,7 @@ def print_banner(env: dict[str, str], api_key: str) -> None:
         ("OpenAPI", f"{api}/openapi.json"),
         ("Flower", f"{flower}  (user {user}, password {password})"),
         ("Redis", env["REDIS_URL"]),
+        ("InfluxDB", env.get("INFLUX_URL") or "off (market history off; quotes in Redis)"),
         ("Dev API key", f"{api_key}  (kept in var/dev-api.key; `make up NEW_KEY=1` replaces it)"),
         ("Try", f'curl -H "Authorization: Bearer {api_key}" {api}/api/v1/groups'),
         ("Operate", "set -a; . var/up.env; set +a; .venv/bin/celery -A tasks queues"),
@@ -261,6 +329,8 @@ OPERATOR_SETTINGS = (
     "TRADEFLEET_SECRET_KEY",
     "TRADEFLEET_DATA_DIR",
     "FLOWER_BASIC_AUTH",
+    "INFLUX_URL",
+    "INFLUX_VERSION",
 )
 
 
@@ -347,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ports = {int(env["PORT"]), int(env["FLOWER_PORT"])}
     redis = None if env.get("REDIS_URL") else start_embedded_redis(env, taken=ports)
+    influx = None
     try:
+        if not env.get("INFLUX_URL"):
+            influx = start_embedded_influx(env, taken=ports)
         api_key = dev_api_key(env, new=args.new_key)
         write_operator_env(env)
         print_banner(env, api_key)
@@ -356,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_honcho(env, args.exit_after)
     finally:
         operator_env_path().unlink(missing_ok=True)
+        if influx is not None:
+            stop_process(influx)
+            print("up: embedded influxd stopped", flush=True)
         if redis is not None:
             stop_process(redis)
             print("up: embedded Redis stopped", flush=True)
