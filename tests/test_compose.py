@@ -139,3 +139,31 @@ def test_env_example_lists_every_setting():
 
     missing = setting_names() - listed
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_compose_grafana_env_fills_the_provisioned_datasource(compose):
+    """Every ``${VAR}`` in grafana/provisioning is set in the grafana service's environment,
+    and the dashboards provider reads the directory compose mounts."""
+    grafana = compose["services"]["grafana"]
+    provisioning = ROOT / "grafana" / "provisioning"
+    used = set()
+    for path in provisioning.rglob("*.yaml"):
+        used |= set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)\}?", path.read_text()))
+    assert used >= {"INFLUX_URL", "INFLUX_BUCKET", "INFLUX_TOKEN"}
+    assert used <= set(grafana["environment"]), sorted(used - set(grafana["environment"]))
+    providers = yaml.safe_load((provisioning / "dashboards" / "tradefleet.yaml").read_text())
+    mounted = {v.split(":")[1] for v in grafana["volumes"] if v.startswith("./grafana/dashboards")}
+    assert {p["options"]["path"] for p in providers["providers"]} <= mounted
+    assert list((ROOT / "grafana" / "dashboards").glob("*.json"))
+
+
+def test_compose_influxdb_is_2x_initialised_with_the_apps_bucket(compose):
+    influx = compose["services"]["influxdb"]
+    assert influx["image"].startswith("influxdb:2")
+    env = influx["environment"]
+    app_env = compose["services"]["worker"]["environment"]
+    assert env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == app_env["INFLUX_BUCKET"]
+    assert env["DOCKER_INFLUXDB_INIT_ORG"] == app_env["INFLUX_ORG"]
+    assert app_env["INFLUX_URL"] == "http://influxdb:8086"
+    assert app_env["INFLUX_VERSION"].endswith("2}")
