@@ -9,6 +9,7 @@ import pytest
 
 from core import keys
 from tests.brokers.schwab.conftest import APP_SECRET, schwab_env
+from tests.reliability.test_secrets_everywhere import _redis_dump
 from tests.services import CeleryWorker, LiveServer
 
 pytestmark = pytest.mark.integration
@@ -123,9 +124,13 @@ def test_two_celery_workers_racing_send_one_refresh(logged_in, fake_schwab, redi
     queue = f"schwab-race-{uuid.uuid4().hex[:6]}"
     env = schwab_env(fake_schwab, TRADEFLEET_WORKER_GROUPS="-", TRADEFLEET_WORKER_BROKERAGES="-")
     redis_client.pexpire(keys.schwab_access(), 60_000)  # due
-    with CeleryWorker(env, queues=queue), CeleryWorker(env, queues=queue):
+    with CeleryWorker(env, queues=queue) as one, CeleryWorker(env, queues=queue) as two:
         results = [app.send_task(names.REFRESH_SCHWAB_TOKEN, queue=queue) for _ in range(6)]
         outcomes = sorted(r.get(timeout=30) for r in results)
+    # Nothing in clear anywhere: every Redis key and value (queues, results), both logs.
+    texts = [_redis_dump(redis_client), one.log_text(), two.log_text()]
+    secrets = [APP_SECRET, *logged_in.access_tokens, *logged_in.refresh_tokens]
+    assert not [s for s in secrets for t in texts if s in t]
     assert len(logged_in.token_calls("refresh_token")) == 1, outcomes
     assert outcomes.count("refreshed") == 1
     assert set(outcomes) <= {"refreshed", "busy", "fresh"}
