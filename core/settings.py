@@ -59,7 +59,7 @@ class Settings:
     market_provider: str = "synthetic"  # MARKET_PROVIDER: synthetic, csv or schwab
     market_csv_dir: Path = Path("var/csv")  # MARKET_CSV_DIR: <SYMBOL>.csv per symbol (csv)
     market_seed: int = 0  # MARKET_SEED: the synthetic provider's random-walk seed
-    watchlist_symbols: tuple[str, ...] = ("SPY", "AAPL", "MSFT")  # WATCHLIST_SYMBOLS default
+    watchlist_symbols: tuple[str, ...] = ("SPY", "QQQ", "IWM")  # WATCHLIST_SYMBOLS default
     watchlist_intervals: tuple[str, ...] = ("1m",)  # WATCHLIST_INTERVALS default
     market_pull_seconds: float = 60.0  # MARKET_PULL_SECONDS: bar pulls; 0 turns them off
     quote_refresh_seconds: float = 5.0  # QUOTE_REFRESH_SECONDS: quote refresh; 0 = off
@@ -133,7 +133,7 @@ class Settings:
             market_provider=(env.get("MARKET_PROVIDER") or "synthetic").strip().lower(),
             market_csv_dir=Path(env.get("MARKET_CSV_DIR") or "var/csv"),
             market_seed=int(_number(env, "MARKET_SEED", 0, int, minimum=0)),
-            watchlist_symbols=_names(env.get("WATCHLIST_SYMBOLS", "SPY,AAPL,MSFT").upper()),
+            watchlist_symbols=_names(env.get("WATCHLIST_SYMBOLS", "SPY,QQQ,IWM").upper()),
             watchlist_intervals=_names(env.get("WATCHLIST_INTERVALS", "1m")),
             market_pull_seconds=_number(env, "MARKET_PULL_SECONDS", 60.0, float, minimum=0),
             quote_refresh_seconds=_number(env, "QUOTE_REFRESH_SECONDS", 5.0, float, minimum=0),
