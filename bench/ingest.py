@@ -6,7 +6,7 @@ batches of the same size over one keep-alive HTTP session, each into a fresh dat
 the same influxd (Debian's 1.x, started on a free port unless ``--url`` names one). The
 order alternates between rounds; the figure is the median of the rounds.
 
-    .venv/bin/python bench/ingest.py [--bars 1000000] [--rounds 3] [--batch 5000] [--url URL]
+    .venv/bin/python bench/ingest.py [--bars 1000000] [--rounds 5] [--batch 5000] [--url URL]
 
 Prints bars/s for both sides and the ratio store / hand-built (goal: at least 0.8x).
 """
@@ -110,7 +110,7 @@ def count(url: str, database: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--url", help="an InfluxDB 1.x to use (default: start one)")
     args = parser.parse_args(argv)

@@ -66,14 +66,28 @@ def point(
     return f"{head} {body}" if timestamp is None else f"{head} {body} {timestamp}"
 
 
+_BAR_HEADS: dict[tuple[str, str, str], str] = {}  # (interval, source, symbol) -> escaped
+
+
+def _number(value: Decimal) -> str:
+    text = str(value)
+    return text if "E" not in text else format(value, "f")
+
+
 def bar_line(bar: Bar) -> str:
     """A bar at second precision; the same bar always gives the same line (one point)."""
+    key = (bar.interval, bar.source, bar.symbol)
+    head = _BAR_HEADS.get(key)
+    if head is None:
+        if len(_BAR_HEADS) > 50_000:
+            _BAR_HEADS.clear()
+        head = _BAR_HEADS[key] = (
+            f"{BARS},interval={escape_tag(bar.interval)},source={escape_tag(bar.source)},"
+            f"symbol={escape_tag(bar.symbol)}"
+        )
     return (
-        f"{BARS},interval={escape_tag(bar.interval)},source={escape_tag(bar.source)},"
-        f"symbol={escape_tag(bar.symbol)} open={format(bar.open, 'f')},"
-        f"high={format(bar.high, 'f')},low={format(bar.low, 'f')},"
-        f"close={format(bar.close, 'f')},volume={int(bar.volume)}i "
-        f"{int(bar.start.timestamp())}"
+        f"{head} open={_number(bar.open)},high={_number(bar.high)},low={_number(bar.low)},"
+        f"close={_number(bar.close)},volume={int(bar.volume)}i {int(bar.start.timestamp())}"
     )
 
 

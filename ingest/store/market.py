@@ -15,6 +15,7 @@ on 1.x, 2.x (DBRP) and 3.x alike.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -55,15 +56,9 @@ class MarketStore:
 
     def write_lines(self, points: Iterable[str], precision: str = "s") -> int:
         """Write line protocol in batches; returns how many lines were written."""
-        batch: list[str] = []
         written = 0
-        for line in points:
-            batch.append(line)
-            if len(batch) >= self.batch_size:
-                self.wire.write(batch, precision)
-                written += len(batch)
-                batch = []
-        if batch:
+        points = iter(points)
+        while batch := list(itertools.islice(points, self.batch_size)):
             self.wire.write(batch, precision)
             written += len(batch)
         return written
