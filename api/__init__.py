@@ -18,6 +18,7 @@ from api.resources import (
     jobs,
     market_data,
     positions,
+    risk,
     schwab,
     transactions,
 )
@@ -105,7 +106,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_app(app)
     cli.init_app(app)
     docs.init_app(app)
-    for module in (health, groups, accounts, transactions, jobs, positions, market_data, schwab):
+    for module in (
+        health,
+        groups,
+        accounts,
+        transactions,
+        jobs,
+        positions,
+        risk,
+        market_data,
+        schwab,
+    ):
         api.register_blueprint(module.blp)
     api.register_blueprint(compat.blp)
     return app

@@ -30,7 +30,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import redis
@@ -39,7 +39,7 @@ from brokers import get_broker, traits_of
 from brokers.base import AccountHoldings, Broker, BrokerAccount
 from core import keys
 from core.accounts import AccountRegistry
-from core.errors import NotFound, VaultError
+from core.errors import NotFound, RiskRuleViolation, VaultError
 from core.jobs import JobRegistry
 from core.leases import Lease
 from core.legs import REFUSED, Claim, LegBook
@@ -120,6 +120,7 @@ def run_leg(
     *,
     job: Job | None = None,
     accounts: dict[str, Account] | None = None,
+    guard: Callable[[Job], None] | None = None,
 ) -> LegRun:
     """Run the ``brokerage`` leg of job ``job_id`` (at most once for its orders).
 
@@ -127,6 +128,8 @@ def run_leg(
         job: the job as the caller just read it (saves a read), else fetched.
         accounts: the leg's account records as the caller just read them (saves a
             read of thousands of records), else read here.
+        guard: ``(job)``: the group's risk rules; it raises ``RiskRuleViolation`` to
+            refuse an order leg before anything is placed (every account ``rejected``).
 
     Raises:
         LegThrottled: the brokerage's concurrency cap or rate limit (settings
@@ -135,7 +138,7 @@ def run_leg(
     """
     slot = _take_slot(connection, settings, brokerage)
     try:
-        return _Leg(connection, settings, job_id, brokerage, job, accounts).run()
+        return _Leg(connection, settings, job_id, brokerage, job, accounts, guard).run()
     finally:
         if slot is not None:
             slot.release()
@@ -171,8 +174,10 @@ class _Leg:
         brokerage: str,
         job: Job | None,
         known_accounts: dict[str, Account] | None = None,
+        guard: Callable[[Job], None] | None = None,
     ) -> None:
         self.connection = connection
+        self.guard = guard
         self.known_accounts = known_accounts or {}
         self.written: list[LegResult] = []
         self.settings = settings
@@ -198,6 +203,8 @@ class _Leg:
             )
             if claim is Claim.ORPHANED and job.kind is JobKind.TRANSACTION:
                 last, only_missing = self._settle(broker, job, names), True
+            elif (refusal := self._refusal(job)) is not None:
+                last, only_missing = self._refused(job, names, refusal), False
             elif broker.traits.runs_inline and job.kind is JobKind.TRANSACTION:
                 last, only_missing = self._run_batches(broker, job, names), False
             else:
@@ -348,6 +355,26 @@ class _Leg:
             raise _LeaseLost
         self.written.extend(results)
         return left
+
+    def _refusal(self, job: Job) -> RiskRuleViolation | None:
+        """The risk rules' refusal of a fresh order leg, checked just before placing."""
+        if self.guard is None or job.kind is not JobKind.TRANSACTION:
+            return None
+        try:
+            self.guard(job)
+        except RiskRuleViolation as refusal:
+            return refusal
+        return None
+
+    def _refused(self, job: Job, names: list[str], refusal: RiskRuleViolation) -> list[LegResult]:
+        log.warning("job %s: %s leg refused: %s", job.id, self.brokerage, refusal.message)
+        return [
+            r
+            for name in names
+            for r in _per_symbol(
+                job, LegResult(name, self.brokerage, ResultStatus.REJECTED, refusal.message)
+            )
+        ]
 
     def _not_reached(self, job: Job, names: list[str]) -> list[LegResult]:
         detail = NOT_REACHED.format(limit=self.settings.leg_time_limit)

@@ -207,6 +207,12 @@ class JobRegistry:
             return Created(_text(reply[1]), created=False, fingerprint=_text(reply[2]))
         return Created(job.id, created=True)
 
+    def key_used(self, group: str, idempotency_key: str | None) -> bool:
+        """Whether ``idempotency_key`` already names a job of ``group``."""
+        return bool(idempotency_key) and bool(
+            self.connection.hexists(keys.idempotency(group, idempotency_key), "job")
+        )
+
     def claim_retry(self, job_id: str, retry_ids: list[str]) -> str | None:
         """Note that ``job_id`` is retried by ``retry_ids``.
 

@@ -41,6 +41,26 @@ def group_pending(name: str) -> str:
     return _key("group", name, "pending")
 
 
+def group_risk(name: str) -> str:
+    """JSON of a group's risk rules (``strategies.risk``)."""
+    return _key("group", name, "risk")
+
+
+def group_risk_events(name: str) -> str:
+    """List of a group's risk refusals (JSON), newest first."""
+    return _key("group", name, "risk", "events")
+
+
+def group_orders_today(name: str, day: str) -> str:
+    """Counter of a group's real orders on one UTC day (``YYYY-MM-DD``)."""
+    return _key("group", name, "orders", day)
+
+
+def group_equity_at_open(name: str, day: str) -> str:
+    """A group's paper equity at its first risk check of one UTC day."""
+    return _key("group", name, "equity", day)
+
+
 def group_lock(name: str) -> str:
     """Mutex held while a worker advances a group's pending jobs."""
     return _key("group", name, "lock")

@@ -12,6 +12,7 @@ from brokers.execution import run_leg as execute
 from core.settings import LEG_TIME_LIMIT_MARGIN
 from tasks import context, names, routing
 from tasks.celery import app
+from tasks.risk import leg_guard
 from tasks.runner import GroupRunner
 
 
@@ -21,6 +22,7 @@ def runner() -> GroupRunner:
         context.settings(),
         dispatch_leg=send_leg,
         dispatch_advance=send_advance,
+        guard=leg_guard(context.connection(), context.settings()),
     )
 
 
@@ -58,7 +60,9 @@ def run_leg(self, job_id: str, brokerage: str) -> None:
     last leg finishes the job and moves its group on.
     """
     try:
-        run = execute(context.connection(), context.settings(), job_id, brokerage)
+        connection, settings = context.connection(), context.settings()
+        guard = leg_guard(connection, settings)
+        run = execute(connection, settings, job_id, brokerage, guard=guard)
     except LegThrottled as throttled:
         raise self.retry(countdown=throttled.retry_after) from None
     if run.remaining == 0:

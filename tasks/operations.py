@@ -43,7 +43,7 @@ from core.models import (
 from core.retries import retry_orders
 from core.settings import Settings
 from core.vault import Vault
-from tasks import enqueue
+from tasks import enqueue, risk
 
 DISPATCH_DELAYED = (
     "the job is saved and will run, but the message broker was unreachable: it starts "
@@ -174,6 +174,7 @@ class Operations:
             NotFound: no such group.
             InvalidRequest: the order names accounts that are not in the group.
             IdempotencyKeyReused: the key named a different order.
+            RiskRuleViolation: a risk rule of the group refuses it (``strategies.risk``).
         """
         if order.accounts:
             self.groups.get(group)
@@ -227,6 +228,9 @@ class Operations:
         fingerprint: str = "",
         also: Sequence[Write] = (),
     ) -> Submitted:
+        if job.kind is JobKind.TRANSACTION and not self.jobs.key_used(job.group, idempotency_key):
+            # Before anything is written; a repeat of a submitted order is not counted again.
+            risk.check_submission(self.connection, self.settings, job)
         created = self.jobs.create(
             job, idempotency_key=idempotency_key, fingerprint=fingerprint, also=also
         )

@@ -72,6 +72,7 @@ class GroupRunner:
         *,
         dispatch_leg: Callable[[str, str], None],
         dispatch_advance: Callable[[str], None],
+        guard: Callable[[Job], None] | None = None,
         drain_budget: float = DRAIN_BUDGET_SECONDS,
     ) -> None:
         """
@@ -79,6 +80,7 @@ class GroupRunner:
             dispatch_leg: ``(job_id, brokerage)``: publish a leg to its brokerage queue
                 (raises when the broker is unreachable).
             dispatch_advance: ``(group)``: send ``advance_group`` to the group's queue.
+            guard: ``(job)``: the risk rules an inline order leg checks before placing.
             drain_budget: seconds one call of :meth:`advance` runs jobs before handing on.
         """
         self.connection = connection
@@ -88,6 +90,7 @@ class GroupRunner:
         self.accounts = AccountRegistry(connection)
         self.dispatch_leg = dispatch_leg
         self.dispatch_advance = dispatch_advance
+        self.guard = guard
         self.drain_budget = drain_budget
 
     def advance(self, group: str) -> None:
@@ -243,7 +246,13 @@ class GroupRunner:
                 continue
             if traits_of(brokerage).runs_inline:
                 run = run_leg(
-                    self.connection, self.settings, job.id, brokerage, job=job, accounts=planned
+                    self.connection,
+                    self.settings,
+                    job.id,
+                    brokerage,
+                    job=job,
+                    accounts=planned,
+                    guard=self.guard,
                 )
                 # Still out: a live run of it elsewhere (busy), or this run lost its lease.
                 waiting = waiting or (run.remaining is None and run.claim in _STILL_OUT)
