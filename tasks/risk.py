@@ -37,27 +37,22 @@ def paper_equity(connection: redis.Redis, settings: Settings, group: str) -> Dec
 
 
 def check_submission(connection: redis.Redis, settings: Settings, job: Job) -> None:
-    """Raises RiskRuleViolation (recorded in the audit list) when a rule refuses the order."""
-    RiskBook(connection).check(
-        job.group,
-        job.order,
-        job_id=job.id,
-        where="api",
-        paper_equity=lambda: paper_equity(connection, settings, job.group),
-        count=True,
-    )
+    """Raises RiskRuleViolation (recorded in the audit list) when a rule refuses the order;
+    counts it against the day's limit when it passes."""
+    _check(connection, settings, job, where="api", count=True)
 
 
 def leg_guard(connection: redis.Redis, settings: Settings) -> Callable[[Job], None]:
     """The check a leg makes before it places anything (raises RiskRuleViolation)."""
+    return lambda job: _check(connection, settings, job, where="worker", count=False)
 
-    def guard(job: Job) -> None:
-        RiskBook(connection).check(
-            job.group,
-            job.order,
-            job_id=job.id,
-            where="worker",
-            paper_equity=lambda: paper_equity(connection, settings, job.group),
-        )
 
-    return guard
+def _check(connection: redis.Redis, settings: Settings, job: Job, *, where: str, count: bool):
+    RiskBook(connection).check(
+        job.group,
+        job.order,
+        job_id=job.id,
+        where=where,
+        paper_equity=lambda: paper_equity(connection, settings, job.group),
+        count=count,
+    )
