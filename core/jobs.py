@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from core import keys
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.legs import parse_state
 from core.models import TERMINAL_JOB_STATES, Job, JobState, LegResult, summarise, to_iso, utcnow
 
@@ -64,6 +64,18 @@ if not id then return {1} end
 local job = redis.call('HGETALL', (string.gsub(ARGV[3], '{id}', id)))
 local legs = redis.call('HGETALL', (string.gsub(ARGV[4], '{id}', id)))
 return {1, id, job, legs}
+"""
+
+# KEYS: job. ARGV: finished_at, channel, event. Cancel a job that has not started:
+# 1 when cancelled now, 0 when it was cancelled before, else its state (started or done).
+_CANCEL = """
+local s = redis.call('HGET', KEYS[1], 'state')
+if s == false then return 'missing' end
+if s == 'cancelled' then return 0 end
+if s ~= 'queued' then return s end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
 """
 
 # KEYS: job, legs. ARGV: state, finished_at, error, channel, event, require all legs (0/1).
@@ -151,6 +163,7 @@ class JobRegistry:
         self._create = connection.register_script(_CREATE)
         self._finish = connection.register_script(_FINISH)
         self._next = connection.register_script(_NEXT)
+        self._cancel = connection.register_script(_CANCEL)
 
     # Writing ---------------------------------------------------------------
 
@@ -244,6 +257,31 @@ class JobRegistry:
             return None
         job.state, job.finished_at = summarise(job.results), utcnow()
         return job if self._end(job, require_reported=True) else None
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job that has not started: it never runs, whoever holds its message.
+
+        Raises:
+            NotFound: no such job.
+            Conflict: it started (legs cannot be recalled from a brokerage) or finished.
+        """
+        job = self.fetch(job_id, with_results=False)
+        job.state, job.finished_at = JobState.CANCELLED, utcnow()
+        verdict = self._cancel(
+            keys=[keys.job(job_id)],
+            args=[to_iso(job.finished_at), keys.job_events(), event_json(job)],
+        )
+        verdict = _text(verdict) if isinstance(verdict, bytes | str) else int(verdict)
+        if verdict in (0, 1):
+            return self.fetch(job_id, with_results=False)
+        if verdict == "missing":
+            raise NotFound(f"job {job_id!r} does not exist")
+        if verdict == JobState.RUNNING.value:
+            raise Conflict(
+                f"job {job_id} is running: its legs may have reached a brokerage and cannot "
+                "be recalled; wait for its results"
+            )
+        raise Conflict(f"job {job_id} is finished ({verdict}); there is nothing to cancel")
 
     def fail(self, job_id: str, error: str) -> Job | None:
         """End a job that could not run at all (no leg was planned, nothing was sent)."""

@@ -61,13 +61,14 @@ class JobState(StrEnum):
     PARTIAL = "partial"  # some succeeded, some were rejected or failed
     FAILED = "failed"  # nothing succeeded, and every outcome is known
     UNKNOWN = "unknown"  # at least one outcome is unknown: check the brokerage
+    CANCELLED = "cancelled"  # cancelled while still queued: it never ran
 
     @property
     def is_terminal(self) -> bool:
         return self not in (JobState.QUEUED, JobState.RUNNING)
 
 
-TERMINAL_JOB_STATES = ("succeeded", "partial", "failed", "unknown")
+TERMINAL_JOB_STATES = ("succeeded", "partial", "failed", "unknown", "cancelled")
 
 
 class LegState(StrEnum):

@@ -214,6 +214,15 @@ class Operations:
             )
         return [self._submit(r) for r in retries]
 
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a queued job; it never runs (``JobRegistry.cancel``).
+
+        Raises:
+            NotFound: no such job.
+            Conflict: it has started or finished.
+        """
+        return self.jobs.cancel(job_id)
+
     def refresh_holdings(self, group: str) -> Submitted:
         """Queue a holdings read of every active account. Raises: NotFound."""
         return self._submit(Job(id=new_job_id(), kind=JobKind.HOLDINGS, group=group))

@@ -229,8 +229,10 @@ class GroupRunner:
             if self.legs.plan(job.id, json.dumps(legs, sort_keys=True), legs, to_iso(utcnow())):
                 job.legs, job.state = legs, JobState.RUNNING
                 job.leg_states = dict.fromkeys(legs, LegState.PENDING)
-            else:  # started by an earlier run of this step
+            else:  # started by an earlier run of this step, or cancelled just now
                 job = self.jobs.fetch(job.id, with_results=False)
+                if job.state.is_terminal:
+                    return True
         log.info(
             "job %s (%s, group %s) running legs %s",
             job.id,

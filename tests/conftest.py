@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from tests.services import REPO_ROOT, CeleryWorker, LiveServer, RedisServer, wait_until
 
 FAKE_AUTORSA = REPO_ROOT / "tests" / "fakes" / "auto_rsa_bot"
-TERMINAL_STATES = {"succeeded", "partial", "failed", "unknown"}
+TERMINAL_STATES = {"succeeded", "partial", "failed", "unknown", "cancelled"}
 
 
 def pytest_configure(config) -> None:

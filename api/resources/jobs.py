@@ -22,6 +22,18 @@ class JobItem(MethodView):
         return deps.jobs().fetch(job_id)
 
 
+@blp.route("/jobs/<string:job_id>/cancel")
+class JobCancel(MethodView):
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, description="No such job")
+    @blp.alt_response(409, description="The job has started (legs cannot be recalled) or ended")
+    def post(self, job_id):
+        """Cancel a job that is still queued: it becomes `cancelled` and never runs, even if
+        a worker already holds its message. A running job cannot be cancelled: its legs may
+        have reached a brokerage."""
+        return deps.operations().cancel_job(job_id)
+
+
 @blp.route("/jobs/<string:job_id>/retry")
 class JobRetry(MethodView):
     @blp.arguments(RetrySchema)

@@ -39,7 +39,7 @@ from core.vault import Vault
 from tasks import names, routing
 from tests.services import ApiProcess, CeleryBeat, CeleryWorker, RedisServer, wait_until
 
-TERMINAL = {"succeeded", "partial", "failed", "unknown"}
+TERMINAL = {"succeeded", "partial", "failed", "unknown", "cancelled"}
 STARTING_CASH = Decimal("1000000")
 PRICES = {"AAPL": Decimal("10"), "MSFT": Decimal("20")}
 
