@@ -174,9 +174,14 @@ def _check_rules(rules: RiskRules, order: OrderRequest, quotes: QuoteBook, now: 
             raise _violation("allowed_symbols", ",".join(rules.allowed_symbols), symbol)
         if symbol in rules.blocked_symbols:
             raise _violation("blocked_symbols", ",".join(rules.blocked_symbols), symbol)
-    if rules.max_quantity is not None and order.quantity > rules.max_quantity:
+    # A sell of everything has no quantity to bound: it only ever reduces what is held.
+    if (
+        rules.max_quantity is not None
+        and not order.sell_all
+        and order.quantity > rules.max_quantity
+    ):
         raise _violation("max_quantity", rules.max_quantity, order.quantity)
-    if rules.max_notional is not None:
+    if rules.max_notional is not None and not order.sell_all:
         for symbol in order.symbols:
             quote = quotes.find(symbol)
             price = order.limit_price or (quote.price if quote else None)

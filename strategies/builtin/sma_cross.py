@@ -1,0 +1,69 @@
+"""``sma_cross``: the moving-average crossover of backtesting.py's own ``SmaCross`` example."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from strategies.bars import Bars
+from strategies.base import Param, Strategy, warmup_bar
+from strategies.indicators import hold, sma
+
+
+class SmaCross(Strategy):
+    """Long when the fast SMA of the close crosses above the slow one, short when it crosses
+    below.
+
+    A cross is strict, as ``backtesting.lib.crossover``: fast below slow on the previous bar
+    and above it on this one (or the reverse). On a cross up the position is closed and a
+    long opened; on a cross down it is closed and, unless ``long_only``, a short opened.
+    Before the first cross the strategy is flat. (Where the two averages are exactly equal
+    for a bar, backtesting.py's example can see two crosses the same way in a row and then
+    closes and re-opens; here the second one changes nothing.)
+    """
+
+    name = "sma_cross"
+    params = {
+        "fast": Param(10, 2, 500, "bars in the fast average"),
+        "slow": Param(20, 2, 1000, "bars in the slow average"),
+        "long_only": Param(False, help="on a cross down go flat instead of short"),
+    }
+
+    @classmethod
+    def constraint(cls, params: Mapping[str, Any]) -> str | None:
+        if params["fast"] >= params["slow"]:
+            return f"fast ({params['fast']}) must be below slow ({params['slow']})"
+        return None
+
+    def indicators(self, bars: Bars, **kwargs: Any) -> Mapping[str, np.ndarray]:
+        return {"fast": sma(bars.close, self.p["fast"]), "slow": sma(bars.close, self.p["slow"])}
+
+    def signals(self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any):
+        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"])
+
+    @classmethod
+    def signals_grid(
+        cls, bars: Bars, param_sets: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every average is computed once per window, then all sets are compared at once."""
+        windows = sorted({p["fast"] for p in param_sets} | {p["slow"] for p in param_sets})
+        averages = {w: sma(bars.close, w) for w in windows}
+        fast = np.stack([averages[p["fast"]] for p in param_sets])
+        slow = np.stack([averages[p["slow"]] for p in param_sets])
+        long_only = np.array([p["long_only"] for p in param_sets])[:, None]
+        warm = {w: warmup_bar([a]) for w, a in averages.items()}
+        warmups = np.array([max(warm[p["fast"]], warm[p["slow"]]) for p in param_sets])
+        return _targets(fast, slow, long_only), warmups
+
+
+def _targets(fast: np.ndarray, slow: np.ndarray, long_only) -> np.ndarray:
+    below = fast < slow
+    above = fast > slow
+    up = np.zeros(fast.shape, dtype=bool)
+    down = np.zeros(fast.shape, dtype=bool)
+    up[..., 1:] = below[..., :-1] & above[..., 1:]
+    down[..., 1:] = above[..., :-1] & below[..., 1:]
+    short = np.where(long_only, 0, -1)
+    return hold(up | down, np.where(up, 1, short))
