@@ -148,7 +148,7 @@ class SchwabClient:
         Raises:
             SchwabNotAuthorized, SchwabUnavailable, SchwabRequestError: as for price history.
         """
-        wanted = [s for s in symbols]
+        wanted = list(symbols)
         body = self._get("/marketdata/v1/quotes", {"symbols": ",".join(wanted), "fields": "quote"})
         found = {}
         for symbol in wanted:
@@ -185,7 +185,7 @@ class SchwabClient:
         tried_new_token = False
         attempt = 0
         while True:
-            token, sealed = self.store._access()
+            token, sealed = self.store.read_access()
             self.bucket.take()
             try:
                 response = self.session.get(

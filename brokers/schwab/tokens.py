@@ -124,10 +124,10 @@ class TokenStore:
             SchwabNotAuthorized: there is none (never logged in, or it expired because
                 the refresher has not run or Schwab refused the refresh token).
         """
-        return self._access()[0]
+        return self.read_access()[0]
 
-    def _access(self) -> tuple[str, str]:
-        """The access token and its sealed form (to drop it if Schwab refuses it)."""
+    def read_access(self) -> tuple[str, str]:
+        """The access token and its sealed form (hand that to :meth:`drop_access` on a 401)."""
         sealed = self.connection.get(keys.schwab_access())
         if sealed is None:
             raise SchwabNotAuthorized(

@@ -46,7 +46,8 @@ def test_valid_combinations_follow_schwabs_table():
 
 
 def test_one_minute_history_is_split_in_ten_day_windows_and_clipped_at_48_days(client, logged_in):
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    asked_at = datetime.now(UTC)
+    now = asked_at.replace(second=0, microsecond=0)
     start, end = now - timedelta(days=100), now - timedelta(days=2)
     candles = client.price_history("AAPL", "1m", start, end)
 
@@ -54,7 +55,7 @@ def test_one_minute_history_is_split_in_ten_day_windows_and_clipped_at_48_days(c
     assert all(c.status == 200 for c in calls)  # the fake refuses what Schwab would
     assert len(calls) == 5  # 46 days of the 48 Schwab keeps, 10 days a request
     first = datetime.fromtimestamp(int(calls[0].query["startDate"]) / 1000, UTC)
-    assert first == pytest.approx(now - timedelta(days=48), abs=timedelta(seconds=30))
+    assert first == pytest.approx(asked_at - timedelta(days=48), abs=timedelta(seconds=5))
     for call, following in itertools.pairwise(calls):
         assert call.query["endDate"] == following.query["startDate"]  # contiguous, no gap
     for call in calls:
@@ -153,7 +154,7 @@ def test_401_then_the_refreshers_new_token_is_used(
     import brokers.schwab
 
     store = brokers.schwab.token_store(redis_client, schwab_settings)
-    original = store._access
+    original = store.read_access
 
     def refreshed_meanwhile():
         token = original()
@@ -164,7 +165,7 @@ def test_401_then_the_refreshers_new_token_is_used(
             )
         return token
 
-    store._access = refreshed_meanwhile
+    store.read_access = refreshed_meanwhile
     client.store = store
     assert "AAPL" in client.quotes(["AAPL"])
     assert [c.status for c in logged_in.calls(QUOTES)] == [401, 200]
