@@ -76,12 +76,22 @@ def simulate(
     cash: float,
     commission: float,
     finalize: bool,
+    reentries: np.ndarray | None = None,
 ) -> Fills:
-    """Simulate every row of ``targets`` (shape ``(rows, n)``); see the module docstring."""
+    """Simulate every row of ``targets`` (shape ``(rows, n)``); see the module docstring.
+
+    ``reentries`` (same shape, optional) marks bars where a non-flat target closes and
+    re-opens the trade even when it equals the position held.
+    """
     rows, n = targets.shape
     d = decisions(targets, start)
+    again = None
+    if reentries is not None:
+        again = reentries & (d != 0) & (np.arange(n) >= start[:, None])
     change = np.zeros((rows, n), dtype=bool)
     change[:, 1:] = d[:, 1:] != d[:, :-1]
+    if again is not None:
+        change |= again
     last = change[:, n - 1].copy()
     change[:, n - 1] = False
     direction = d.copy()
@@ -268,6 +278,7 @@ def simulate_row(
     cash: float,
     commission: float,
     finalize: bool,
+    reentries: np.ndarray | None = None,
 ) -> RowFills:
     """One row, bar by bar, exactly as backtesting.py's broker steps (the reference)."""
     n = len(close)
@@ -318,7 +329,7 @@ def simulate_row(
             broke = True
             break
         held = int(np.sign(size))
-        if decided[i] != held:
+        if decided[i] != held or (reentries is not None and reentries[i] and decided[i] != 0):
             pending = int(decided[i])
     if not broke and finalize and start < n:
         if size:

@@ -139,7 +139,7 @@ def run_backtest(
     data = as_bars(bars)
     cash_f, comm = check_options(cash, commission)
     strategy = strategy_cls(**dict(params or {}))
-    targets, warmup = evaluate(strategy, data)
+    targets, warmup, reentries = evaluate(strategy, data)
     fills = simulate(
         data.open,
         data.close,
@@ -148,6 +148,7 @@ def run_backtest(
         cash=cash_f,
         commission=comm,
         finalize=bool(finalize_trades),
+        reentries=None if reentries is None else reentries[None, :],
     )
     stats = compute_stats(fills, data.close, data.time, np.array([warmup]), cash_f)[0]
     return result_of(strategy_cls, strategy.p, fills, 0, stats, data)

@@ -30,7 +30,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -151,21 +151,52 @@ class Strategy(ABC):
         Vectorised: one array of ``len(bars)`` values, computed from whole arrays.
         """
 
-    @classmethod
-    def signals_grid(
-        cls, bars: Bars, param_sets: Sequence[Mapping[str, Any]]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Targets and warm-ups of many checked parameter sets at once.
+    def reentries(
+        self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any
+    ) -> np.ndarray | None:
+        """Hook: bars whose target, even if it equals the position held, closes the trade
+        and opens a new one in the same direction (``True``). Default ``None``: never.
 
-        Returns ``(targets, warmups)``: an ``int8`` array of shape ``(len(param_sets),
-        len(bars))`` and the warm-up bar of each row. The default runs :func:`evaluate` per
-        set; built-ins override it to vectorise across parameter sets.
+        ``sma_cross`` uses it to act on every cross, as backtesting.py's example does.
         """
-        targets = np.zeros((len(param_sets), len(bars)), dtype=np.int8)
+        return None
+
+    @classmethod
+    def signals_grid(cls, bars: Bars, param_sets: Sequence[Mapping[str, Any]]) -> GridSignals:
+        """Targets, warm-ups and re-entries of many checked parameter sets at once.
+
+        The default runs :func:`evaluate` per set; built-ins override it to vectorise across
+        parameter sets.
+        """
+        n = len(bars)
+        targets = np.zeros((len(param_sets), n), dtype=np.int8)
         warmups = np.zeros(len(param_sets), dtype=np.int64)
+        reentries = None
         for row, params in enumerate(param_sets):
-            targets[row], warmups[row] = evaluate(cls(**params), bars)
-        return targets, warmups
+            one = evaluate(cls(**params), bars)
+            targets[row], warmups[row] = one.targets, one.warmup
+            if one.reentries is not None:
+                if reentries is None:
+                    reentries = np.zeros((len(param_sets), n), dtype=bool)
+                reentries[row] = one.reentries
+        return GridSignals(targets, warmups, reentries)
+
+
+class Signals(NamedTuple):
+    """What one parameter set decided: ``targets`` (``int8``, one per bar), the ``warmup``
+    bar and the optional ``reentries`` (``bool``, one per bar)."""
+
+    targets: np.ndarray
+    warmup: int
+    reentries: np.ndarray | None = None
+
+
+class GridSignals(NamedTuple):
+    """:class:`Signals` of many parameter sets: arrays with one row per set."""
+
+    targets: np.ndarray
+    warmups: np.ndarray
+    reentries: np.ndarray | None = None
 
 
 def warmup_bar(indicators: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> int:
@@ -179,8 +210,8 @@ def warmup_bar(indicators: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> i
     return bars
 
 
-def evaluate(strategy: Strategy, bars: Bars) -> tuple[np.ndarray, int]:
-    """Run ``strategy``'s indicators and signals; ``(int8 targets, warm-up bar)``.
+def evaluate(strategy: Strategy, bars: Bars) -> Signals:
+    """Run ``strategy``'s indicators, signals and re-entries.
 
     User code runs here only, so whatever it raises or returns wrongly becomes a
     :class:`StrategyError` naming the strategy and the method.
@@ -202,7 +233,17 @@ def evaluate(strategy: Strategy, bars: Bars) -> tuple[np.ndarray, int]:
         raw = strategy.signals(bars, indicators)
     except Exception as exc:
         raise StrategyError(f"strategy {label!r} failed in signals(): {exc!r}") from exc
-    return check_targets(raw, n, label), warmup_bar(indicators)
+    try:
+        again = strategy.reentries(bars, indicators)
+    except Exception as exc:
+        raise StrategyError(f"strategy {label!r} failed in reentries(): {exc!r}") from exc
+    if again is not None:
+        again = np.asarray(again, dtype=bool)
+        if again.shape != (n,):
+            raise StrategyError(
+                f"strategy {label!r}: reentries() returned shape {again.shape}, expected ({n},)"
+            )
+    return Signals(check_targets(raw, n, label), warmup_bar(indicators), again)
 
 
 def check_targets(raw: Any, n: int, label: str) -> np.ndarray:

@@ -99,7 +99,7 @@ def run_grid(
         return []
     label = strategy_cls.name or strategy_cls.__name__
     try:
-        targets, warmups = strategy_cls.signals_grid(data, sets)
+        targets, warmups, reentries = strategy_cls.signals_grid(data, sets)
     except (StrategyError, InvalidBacktest):
         raise
     except Exception as exc:
@@ -107,8 +107,14 @@ def run_grid(
     targets = np.asarray(targets)
     if targets.shape != (len(sets), len(data)):
         raise StrategyError(f"strategy {label!r}: signals_grid() returned shape {targets.shape}")
-    if targets.dtype != np.int8:
+    if targets.dtype != np.int8 or (np.abs(targets) > 1).any():
         targets = np.stack([check_targets(row, len(data), label) for row in targets])
+    if reentries is not None:
+        reentries = np.asarray(reentries, dtype=bool)
+        if reentries.shape != targets.shape:
+            raise StrategyError(
+                f"strategy {label!r}: signals_grid() re-entries have shape {reentries.shape}"
+            )
     warmups = np.asarray(warmups, dtype=np.int64)
     fills = simulate(
         data.open,
@@ -118,6 +124,7 @@ def run_grid(
         cash=cash_f,
         commission=comm,
         finalize=bool(finalize_trades),
+        reentries=reentries,
     )
     stats = compute_stats(fills, data.close, data.time, warmups, cash_f)
     if keep:

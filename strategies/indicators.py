@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-
-def sma(values: np.ndarray, window: int) -> np.ndarray:
-    """Simple moving average of the last ``window`` values; defined from bar ``window - 1``."""
-    values = np.asarray(values, dtype=np.float64)
-    out = np.full(len(values), np.nan)
-    if 1 <= window <= len(values):
-        out[window - 1 :] = sliding_window_view(values, window).sum(axis=1) / window
-    return out
 
 
 def rsi(close: np.ndarray, period: int) -> np.ndarray:
@@ -75,3 +68,37 @@ def hold(events: np.ndarray, values: np.ndarray) -> np.ndarray:
     np.maximum.accumulate(index, axis=-1, out=index)
     filled = np.take_along_axis(values, np.maximum(index, 0), axis=-1)
     return np.where(index >= 0, filled, 0).astype(np.int8)
+
+
+def sma(values: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average of the last ``window`` values; defined from bar ``window - 1``.
+
+    Computed as pandas' ``Series.rolling(window).mean()`` (and so backtesting.py's ``SMA``)
+    computes it, bit for bit: one running sum, Kahan-compensated separately for the values
+    added and removed, and a window of equal values averaging to exactly that value. A plain
+    sliding sum differs in the last bit, which is enough to see a cross where pandas sees two
+    equal averages (EURUSD, 15/45, bar 4091). About 0.5 ms per 2,000 bars.
+    """
+    xs = np.asarray(values, dtype=np.float64).tolist()
+    n = len(xs)
+    out = [math.nan] * n
+    total = comp_add = comp_remove = 0.0
+    count = same = 0
+    prev = math.nan
+    for i, x in enumerate(xs):
+        if i >= window:
+            y = -xs[i - window] - comp_remove
+            t = total + y
+            comp_remove = t - total - y
+            total = t
+            count -= 1
+        count += 1
+        y = x - comp_add
+        t = total + y
+        comp_add = t - total - y
+        total = t
+        same = same + 1 if x == prev else 1
+        prev = x
+        if count >= window:
+            out[i] = prev if same >= count else total / count
+    return np.array(out)

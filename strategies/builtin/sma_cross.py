@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from strategies.bars import Bars
-from strategies.base import Param, Strategy, warmup_bar
+from strategies.base import GridSignals, Param, Strategy, warmup_bar
 from strategies.indicators import hold, sma
 
 
@@ -19,9 +19,11 @@ class SmaCross(Strategy):
     A cross is strict, as ``backtesting.lib.crossover``: fast below slow on the previous bar
     and above it on this one (or the reverse). On a cross up the position is closed and a
     long opened; on a cross down it is closed and, unless ``long_only``, a short opened.
-    Before the first cross the strategy is flat. (Where the two averages are exactly equal
-    for a bar, backtesting.py's example can see two crosses the same way in a row and then
-    closes and re-opens; here the second one changes nothing.)
+    Before the first cross the strategy is flat. Every cross acts, also a second one the
+    same way (possible when the averages are exactly equal for a bar, so that the cross in
+    between is not strict): the trade is closed and opened again, as in the example. The
+    averages are pandas' rolling means to the bit (:func:`strategies.indicators.sma`), so
+    such ties fall where backtesting.py sees them.
     """
 
     name = "sma_cross"
@@ -41,12 +43,13 @@ class SmaCross(Strategy):
         return {"fast": sma(bars.close, self.p["fast"]), "slow": sma(bars.close, self.p["slow"])}
 
     def signals(self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any):
-        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"])
+        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"])[0]
+
+    def reentries(self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any):
+        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"])[1]
 
     @classmethod
-    def signals_grid(
-        cls, bars: Bars, param_sets: Sequence[Mapping[str, Any]]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def signals_grid(cls, bars: Bars, param_sets: Sequence[Mapping[str, Any]]) -> GridSignals:
         """Every average is computed once per window, then all sets are compared at once."""
         windows = sorted({p["fast"] for p in param_sets} | {p["slow"] for p in param_sets})
         averages = {w: sma(bars.close, w) for w in windows}
@@ -55,10 +58,12 @@ class SmaCross(Strategy):
         long_only = np.array([p["long_only"] for p in param_sets])[:, None]
         warm = {w: warmup_bar([a]) for w, a in averages.items()}
         warmups = np.array([max(warm[p["fast"]], warm[p["slow"]]) for p in param_sets])
-        return _targets(fast, slow, long_only), warmups
+        targets, crosses = _targets(fast, slow, long_only)
+        return GridSignals(targets, warmups, crosses)
 
 
-def _targets(fast: np.ndarray, slow: np.ndarray, long_only) -> np.ndarray:
+def _targets(fast: np.ndarray, slow: np.ndarray, long_only) -> tuple[np.ndarray, np.ndarray]:
+    """``(targets, crosses)``: the position after the latest cross, and where crosses are."""
     below = fast < slow
     above = fast > slow
     up = np.zeros(fast.shape, dtype=bool)
@@ -66,4 +71,5 @@ def _targets(fast: np.ndarray, slow: np.ndarray, long_only) -> np.ndarray:
     up[..., 1:] = below[..., :-1] & above[..., 1:]
     down[..., 1:] = above[..., :-1] & below[..., 1:]
     short = np.where(long_only, 0, -1)
-    return hold(up | down, np.where(up, 1, short))
+    crosses = up | down
+    return hold(crosses, np.where(up, 1, short)), crosses
