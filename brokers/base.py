@@ -84,8 +84,9 @@ class Broker(Protocol):
     name: str
     traits: ClassVar[BrokerTraits]
 
-    def account_time_bound(self) -> float:
-        """The longest one account's step can take, in seconds (a leg budgets by it)."""
+    def account_time_bound(self, order: OrderRequest | None = None) -> float:
+        """The longest one account's step (of ``order``, for an order leg) can take, in
+        seconds: a leg budgets by it."""
         ...
 
     def activate(self, account: BrokerAccount) -> LegResult:
@@ -97,9 +98,18 @@ class Broker(Protocol):
         ...
 
     def place_orders(
-        self, job_id: str, order: OrderRequest, accounts: list[BrokerAccount]
+        self,
+        job_id: str,
+        order: OrderRequest,
+        accounts: list[BrokerAccount],
+        *,
+        deadline: float | None = None,
     ) -> list[LegResult]:
-        """Place ``order`` for every account and symbol; one result each."""
+        """Place ``order`` for every account and symbol; one result each.
+
+        ``deadline`` (``time.monotonic()``): an adapter that runs several steps per
+        account starts none that cannot end by then (``failed``, nothing sent).
+        """
         ...
 
     def holdings(

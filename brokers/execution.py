@@ -26,6 +26,7 @@ many legs of the job are still out, so the caller can finish the job.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -229,7 +230,7 @@ class _Leg:
     # Each returns the results of its last step, for the caller to write with the report.
 
     def _run_accounts(self, broker: Broker, job: Job, names: list[str]) -> list[LegResult]:
-        bound = broker.account_time_bound()
+        bound = broker.account_time_bound(job.order)
         for position, name in enumerate(names):
             if time.monotonic() + bound > self.deadline:
                 return self._not_reached(job, names[position:])
@@ -239,7 +240,7 @@ class _Leg:
             if isinstance(loaded, LegResult):
                 self._write(job, _per_symbol(job, loaded))
                 continue
-            results, holdings = _run_account(broker, job, loaded)
+            results, holdings = _run_account(broker, job, loaded, self.deadline)
             effects = _account_effects(job, loaded.account, results, holdings)
             self._write(job, results, account_fields=effects)
         return []
@@ -426,7 +427,7 @@ def _state_change(
 
 
 def _run_account(
-    broker: Broker, job: Job, account: BrokerAccount
+    broker: Broker, job: Job, account: BrokerAccount, deadline: float
 ) -> tuple[list[LegResult], AccountHoldings | None]:
     """Run the job's step for one account: its results, and its holdings when read."""
     if job.kind is JobKind.HOLDINGS:
@@ -443,7 +444,7 @@ def _run_account(
     elif job.kind is JobKind.DEACTIVATE:
         step = lambda _job_id, _order, accounts: [broker.deactivate(accounts[0])]  # noqa: E731
     else:
-        step = broker.place_orders
+        step = functools.partial(broker.place_orders, deadline=deadline)
     return _guarded(job, [account], step), None
 
 

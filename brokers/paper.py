@@ -65,7 +65,7 @@ class PaperBroker:
         self.delay = delay
         self.quote_max_age = quote_max_age
 
-    def account_time_bound(self) -> float:
+    def account_time_bound(self, order: OrderRequest | None = None) -> float:
         """Redis only: a second is generous (plus the fault-test ``delay`` per order)."""
         return 1.0 + self.delay
 
@@ -80,14 +80,44 @@ class PaperBroker:
         return _result(account, ResultStatus.OK, "paper account deactivated; its ledger is kept")
 
     def place_orders(
-        self, job_id: str, order: OrderRequest, accounts: list[BrokerAccount]
+        self,
+        job_id: str,
+        order: OrderRequest,
+        accounts: list[BrokerAccount],
+        *,
+        deadline: float | None = None,
     ) -> list[LegResult]:
-        """One result per account and symbol; the ledger applies them in one atomic step."""
+        """One result per account and symbol; the ledger applies them in one atomic step.
+
+        A sell of everything sells what each account holds of each symbol, read just
+        before the batch is applied (the group's run order keeps anything else from
+        changing it in between; the ledger refuses a sell beyond what is held); an
+        account holding none is ``skipped``.
+        """
         quotes = {symbol: self.quotes.find(symbol) for symbol in order.symbols}
+        held = (
+            self.ledger.held_many(self.group, [a.name for a in accounts], order.symbols)
+            if order.sell_all
+            else {}
+        )
         results: list[LegResult | None] = []
         lines: list[tuple[int, OrderLine]] = []
         for account in accounts:
             for symbol in order.symbols:
+                quantity = held.get((account.name, symbol), Decimal(0))
+                if order.sell_all and quantity <= 0:
+                    results.append(
+                        LegResult.for_order(
+                            account.name,
+                            NAME,
+                            order,
+                            symbol,
+                            ResultStatus.SKIPPED,
+                            f"holds no {symbol}: nothing to sell",
+                            quantity=Decimal(0),
+                        )
+                    )
+                    continue
                 refusal = _refusal(order, symbol, quotes[symbol], self.quote_max_age)
                 if refusal:
                     results.append(
@@ -97,7 +127,11 @@ class PaperBroker:
                     )
                     continue
                 line = OrderLine(
-                    account.name, symbol, order.action, order.quantity, quotes[symbol].price
+                    account.name,
+                    symbol,
+                    order.action,
+                    quantity if order.sell_all else order.quantity,
+                    quotes[symbol].price,
                 )
                 lines.append((len(results), line))
                 results.append(None)
@@ -194,7 +228,13 @@ def _refusal(order: OrderRequest, symbol: str, quote, max_age: float = 900.0) ->
 def _outcome_result(order: OrderRequest, line: OrderLine, outcome) -> LegResult:
     if isinstance(outcome, OrderRefused):
         return LegResult.for_order(
-            line.account, NAME, order, line.symbol, ResultStatus.REJECTED, str(outcome)
+            line.account,
+            NAME,
+            order,
+            line.symbol,
+            ResultStatus.REJECTED,
+            str(outcome),
+            quantity=line.quantity,
         )
     if order.dry_run:
         return LegResult.for_order(
@@ -203,9 +243,10 @@ def _outcome_result(order: OrderRequest, line: OrderLine, outcome) -> LegResult:
             order,
             line.symbol,
             ResultStatus.DRY_RUN,
-            f"dry run: would {order.action.value} {money.format_decimal(order.quantity)}"
+            f"dry run: would {order.action.value} {money.format_decimal(line.quantity)}"
             f" {line.symbol} at {money.format_price(line.price)}",
             price=line.price,
+            quantity=line.quantity,
         )
     return _filled(line.account, order, outcome)
 
@@ -222,6 +263,7 @@ def _filled(account: str, order: OrderRequest, fill: Fill, reconciled: bool = Fa
         ResultStatus.FILLED,
         detail,
         price=Decimal(fill.price),
+        quantity=Decimal(fill.quantity),
     )
 
 

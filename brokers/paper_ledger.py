@@ -145,6 +145,20 @@ class PaperLedger:
             for f in self.connection.lrange(keys.paper_fills(group, account), 0, -1)
         ]
 
+    def held_many(
+        self, group: str, accounts: list[str], symbols: tuple[str, ...]
+    ) -> dict[tuple[str, str], Decimal]:
+        """What each account holds of each symbol, with one read."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            for account in accounts:
+                pipe.hmget(keys.paper_positions(group, account), list(symbols))
+            rows = pipe.execute()
+        return {
+            (account, symbol): Decimal(held or "0")
+            for account, row in zip(accounts, rows, strict=True)
+            for symbol, held in zip(symbols, row, strict=True)
+        }
+
     def find_fill(self, group: str, account: str, fill_id: str) -> Fill | None:
         return next((f for f in self.fills(group, account) if f.fill_id == fill_id), None)
 

@@ -87,6 +87,7 @@ class ResultStatus(StrEnum):
     FAILED = "failed"  # did not reach the brokerage or failed before placing: nothing placed
     UNKNOWN = "unknown"  # may or may not have been placed: check the brokerage before retrying
     OK = "ok"  # a non-order step (activation, deactivation, holdings) succeeded
+    SKIPPED = "skipped"  # "sell all" on an account holding none: nothing to do
 
     @property
     def succeeded(self) -> bool:
@@ -155,7 +156,11 @@ class Account:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """What to trade. ``quantity`` is shares per account and symbol."""
+    """What to trade. ``quantity`` is shares per account and symbol.
+
+    ``sell_all`` (a sell of ``"quantity": "all"``): each account sells what it holds
+    of each symbol (``quantity`` is then 0); one holding none is ``skipped``.
+    """
 
     action: OrderAction
     symbols: tuple[str, ...]
@@ -165,13 +170,14 @@ class OrderRequest:
     limit_price: Decimal | None = None
     brokerages: tuple[str, ...] = ()  # empty: every brokerage of the group
     accounts: tuple[str, ...] = ()  # empty: every active account (of those brokerages)
+    sell_all: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         limit = self.limit_price
         return {
             "action": self.action.value,
             "symbols": list(self.symbols),
-            "quantity": money.format_decimal(self.quantity),
+            "quantity": "all" if self.sell_all else money.format_decimal(self.quantity),
             "dry_run": self.dry_run,
             "order_type": self.order_type.value,
             "limit_price": None if limit is None else money.format_price(limit),
@@ -182,10 +188,12 @@ class OrderRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OrderRequest:
         limit = data.get("limit_price")
+        sell_all = data["quantity"] == "all"
         return cls(
             action=OrderAction(data["action"]),
             symbols=tuple(dict.fromkeys(data["symbols"])),  # each symbol once, in order
-            quantity=Decimal(str(data["quantity"])),
+            quantity=Decimal(0) if sell_all else Decimal(str(data["quantity"])),
+            sell_all=sell_all,
             dry_run=bool(data.get("dry_run", True)),
             order_type=OrderType(data.get("order_type") or "market"),
             limit_price=None if limit in (None, "") else Decimal(str(limit)),
@@ -218,15 +226,22 @@ class LegResult:
         detail: str,
         *,
         price: Decimal | None = None,
+        quantity: Decimal | None = None,
     ) -> LegResult:
-        """The outcome of ``order`` for one account and one symbol."""
+        """The outcome of ``order`` for one account and one symbol.
+
+        ``quantity``: what this account's order was, when it differs from the order's
+        (a sell of everything: what the account held); by default the order's.
+        """
+        if quantity is None:
+            quantity = None if order.sell_all else order.quantity
         return cls(
             account=account,
             brokerage=brokerage,
             status=status,
             detail=detail,
             symbol=symbol,
-            quantity=money.format_decimal(order.quantity),
+            quantity=None if quantity is None else money.format_decimal(quantity),
             price=None if price is None else money.format_price(price),
         )
 
@@ -317,7 +332,9 @@ def summarise(results: list[LegResult]) -> JobState:
     """
     if not results:
         return JobState.FAILED
-    statuses = {r.status for r in results}
+    statuses = {r.status for r in results} - {ResultStatus.SKIPPED}  # neither way
+    if not statuses:
+        return JobState.SUCCEEDED  # every account had nothing to do
     if ResultStatus.UNKNOWN in statuses:
         return JobState.UNKNOWN
     if all(s.succeeded for s in statuses):

@@ -82,6 +82,21 @@ class DecimalNumber(ma.fields.Decimal):
         return number
 
 
+class QuantityOrAll(DecimalNumber):
+    """A quantity, or ``"all"``: whatever each account holds (sells only)."""
+
+    class Range(ma.validate.Range):
+        """The quantity's range; ``"all"`` is not a number and passes."""
+
+        def __call__(self, value):
+            return value if value == "all" else super().__call__(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == "all":
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Symbol(ma.fields.String):
     """A ticker, checked as sent and then upper-cased (``core.quotes.clean_symbol``).
 
@@ -127,6 +142,8 @@ def decimal2properties(self, field: ma.fields.Field, ret: dict, **_kwargs) -> di
     for key in ("type", "format", "minimum", "maximum"):
         ret.pop(key, None)
     documented = {"anyOf": [number, {"type": "string", "pattern": DECIMAL_STRING.pattern}]}
+    if isinstance(field, QuantityOrAll):
+        documented["anyOf"].append({"type": "string", "enum": ["all"]})
     if field.max_places is not None:
         # A description, not ``multipleOf``: validators test multiples of 0.000001 in
         # binary floating point and refuse numbers the API accepts.

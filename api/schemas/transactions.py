@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas.common import BrokerageName, DecimalNumber, StrictSchema, Symbol, price_field
+from api.schemas.common import (
+    BrokerageName,
+    QuantityOrAll,
+    StrictSchema,
+    Symbol,
+    price_field,
+)
 from core import money
 from core.models import NAME_PATTERN, NAME_RULE
 
@@ -20,16 +26,20 @@ class TransactionCreateSchema(StrictSchema):
         validate=ma.validate.Length(min=1, max=MAX_SYMBOLS, error="must list 1 to 20 symbols"),
         metadata={"example": ["AAPL"]},
     )
-    quantity = DecimalNumber(
+    quantity = QuantityOrAll(
         required=True,
         places=money.QUANTITY_PLACES,
-        validate=ma.validate.Range(
+        validate=QuantityOrAll.Range(
             min=0,
             min_inclusive=False,
             max=MAX_QUANTITY,
             error=f"must be above 0 and at most {MAX_QUANTITY}",
         ),
-        metadata={"example": 1},
+        metadata={
+            "example": 1,
+            "description": 'shares per account and symbol; "all" on a sell: what each '
+            "account holds (an account holding none is skipped)",
+        },
     )
     dry_run = ma.fields.Boolean(
         load_default=True,
@@ -50,6 +60,11 @@ class TransactionCreateSchema(StrictSchema):
         load_default=list,
         metadata={"description": "only these accounts (default: every active account)"},
     )
+
+    @ma.validates_schema
+    def _all_only_on_sells(self, data, **_kwargs):
+        if data.get("quantity") == "all" and data.get("action") != "sell":
+            raise ma.ValidationError('"all" is for sells only', field_name="quantity")
 
     @ma.validates_schema
     def _limit_price_matches_type(self, data, **_kwargs):
