@@ -70,6 +70,7 @@ class Settings:
     schwab_callback_url: str = ""  # SCHWAB_CALLBACK_URL
     schwab_base_url: str = "https://api.schwabapi.com"  # SCHWAB_BASE_URL (tests: a local fake)
     schwab_rate_limit: str = "100/m"  # SCHWAB_RATE_LIMIT: Schwab calls, shared by every worker
+    schwab_refresh_seconds: float = 60.0  # SCHWAB_REFRESH_SECONDS: the refresher's beat period
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH user:password[,user:password]
     log_level: str = "INFO"  # LOG_LEVEL
     log_json: bool = False  # TRADEFLEET_LOG_JSON: one JSON object per log line
@@ -144,6 +145,7 @@ class Settings:
             schwab_callback_url=env.get("SCHWAB_CALLBACK_URL", ""),
             schwab_base_url=(env.get("SCHWAB_BASE_URL") or "https://api.schwabapi.com").rstrip("/"),
             schwab_rate_limit=_rate(env, "SCHWAB_RATE_LIMIT", "100/m"),
+            schwab_refresh_seconds=_number(env, "SCHWAB_REFRESH_SECONDS", 60.0, float, minimum=1),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_json=_flag(env, "TRADEFLEET_LOG_JSON", False),

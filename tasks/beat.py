@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from brokers.schwab.refresher import REFRESH_EVERY_SECONDS
 from core.settings import Settings
 from tasks import names
 
@@ -29,8 +28,8 @@ def schedule(settings: Settings) -> dict:
     if settings.schwab_app_key:  # the one Schwab refresher (brokers.schwab.refresher)
         entries["refresh-schwab-token"] = {
             "task": names.REFRESH_SCHWAB_TOKEN,
-            "schedule": REFRESH_EVERY_SECONDS,
-            "options": {"queue": "default", "expires": REFRESH_EVERY_SECONDS},
+            "schedule": settings.schwab_refresh_seconds,
+            "options": {"queue": "default", "expires": settings.schwab_refresh_seconds},
         }
     return entries
 

@@ -19,10 +19,10 @@ from core.locks import Mutex
 
 log = logging.getLogger(__name__)
 
-# Access tokens last 30 minutes; the beat task runs every minute and refreshes once
-# fewer than 10 remain, so a Schwab outage has ten tries before workers lose access.
+# Access tokens last 30 minutes; the beat task runs every minute (SCHWAB_REFRESH_SECONDS)
+# and refreshes once fewer than 10 remain, so a Schwab outage has ten tries before workers
+# lose access.
 REFRESH_MARGIN_SECONDS = 600.0
-REFRESH_EVERY_SECONDS = 60.0
 
 
 class RefreshOutcome(StrEnum):

@@ -60,6 +60,8 @@ class FakeSchwab:
     access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expires at
     refresh_tokens: set[str] = field(default_factory=set)
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    in_flight: int = 0  # token requests being answered now
+    most_in_flight: int = 0  # the most ever answered at once (2+: two refreshers overlapped)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # Test controls -----------------------------------------------------------
@@ -114,9 +116,18 @@ class FakeSchwab:
             "application/x-www-form-urlencoded"
         ):
             return 400, {"error": "invalid_request"}
-        if self.token_delay:
-            time.sleep(self.token_delay)
-        form = record.form
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.token_delay:
+                time.sleep(self.token_delay)
+            return self._grant(record.form)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _grant(self, form: dict[str, str]) -> tuple[int, dict]:
         with self.lock:
             if form.get("grant_type") == "authorization_code":
                 if form.get("redirect_uri") != self.callback_url:

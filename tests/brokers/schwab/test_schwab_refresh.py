@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 
@@ -201,3 +202,46 @@ def test_beat_schedules_the_refresher_only_with_an_app(schwab_settings):
     entry = beat.schedule(schwab_settings)["refresh-schwab-token"]
     assert entry["task"] == names.REFRESH_SCHWAB_TOKEN and entry["schedule"] <= 120
     assert "refresh-schwab-token" not in beat.schedule(get_settings())
+
+
+def test_beat_refreshes_on_its_own_and_refreshes_never_overlap(fake_schwab):
+    """A real beat and two workers on a private Redis: beat fires every second, each refresh
+    takes 1.5 s, every token is due at once; refreshes follow one another, never overlap."""
+    import requests
+
+    import brokers.schwab
+    from core.settings import Settings
+    from tests.reliability.faults import Fleet
+
+    fake = fake_schwab.fake
+    fleet = Fleet()
+    try:
+        env = schwab_env(fake_schwab, SCHWAB_REFRESH_SECONDS="1")
+        for name in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+            env.pop(name)
+        settings = Settings.from_env({k: v for k, v in fleet.env(**env).items() if v is not None})
+        login = brokers.schwab.login(fleet.conn, settings)
+        login.finish_url(
+            requests.get(login.start(), allow_redirects=False, timeout=5).headers["Location"]
+        )
+        fake.access_life = 300  # under the 10-minute margin: due at every beat tick
+        fake.token_delay = 1.5
+        fleet.conn.pexpire(keys.schwab_access(), 300_000)
+
+        fleet.worker("schwab-a", **env)
+        fleet.worker("schwab-b", **env)
+        fleet.beat(**env)
+        client = brokers.schwab.market_client(fleet.conn, settings)
+        deadline = time.monotonic() + 45
+        while len(fake.token_calls("refresh_token")) < 4 and time.monotonic() < deadline:
+            assert "AAPL" in client.quotes(["AAPL"])  # readers never lose access meanwhile
+            time.sleep(0.2)
+        refreshes = fake.token_calls("refresh_token")
+        assert len(refreshes) >= 4, "beat did not keep refreshing"
+        assert fake.most_in_flight == 1  # never two refreshers at once
+        for earlier, later in itertools.pairwise(refreshes):
+            assert later.at - earlier.at >= 1.4  # each waited for the one before
+        status = brokers.schwab.status(fleet.conn, settings)
+        assert status.state.value == "ok" and status.last_error is None
+    finally:
+        fleet.close()
