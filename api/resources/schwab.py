@@ -74,6 +74,7 @@ class Status(MethodView):
 @blp.route("/login")
 class LoginStart(MethodView):
     @blp.response(200, LoginStartedSchema)
+    @blp.alt_response(409, description="No Schwab app is configured")
     def post(self):
         """Start a browser login: open ``authorize_url``; Schwab then calls the callback."""
         url = brokers.schwab.login(deps.connection(), deps.settings()).start()
@@ -85,7 +86,9 @@ class Callback(MethodView):
     @blp.doc(security=[])
     @blp.arguments(CallbackQuerySchema, location="query")
     @blp.response(200, TokenStatusSchema)
+    @blp.alt_response(409, description="No Schwab app is configured")
     @blp.alt_response(422, description="Not a login we started, or Schwab refused it")
+    @blp.alt_response(503, description="Schwab did not answer: retry")
     def get(self, query):
         """Where Schwab sends the browser after a login (``SCHWAB_CALLBACK_URL``); no API key."""
         login = brokers.schwab.login(deps.connection(), deps.settings())

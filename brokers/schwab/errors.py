@@ -6,7 +6,7 @@ exception types, never a token, a code or the app secret.
 
 from __future__ import annotations
 
-from core.errors import InvalidRequest, TradefleetError
+from core.errors import Conflict, InvalidRequest, TradefleetError
 
 LOGIN_COMMAND = "flask --app api schwab login"
 
@@ -30,6 +30,10 @@ class SchwabTokenRejected(SchwabError):
 
 class SchwabRequestError(SchwabError):
     """Schwab refused the request itself (4xx other than 401/429): fix the request."""
+
+
+class SchwabNotConfigured(Conflict, SchwabError):
+    """No Schwab app is set up: set SCHWAB_APP_KEY, SCHWAB_APP_SECRET and SCHWAB_CALLBACK_URL."""
 
 
 class SchwabLoginError(InvalidRequest, SchwabError):

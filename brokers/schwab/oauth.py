@@ -24,12 +24,12 @@ import requests
 from brokers.schwab.errors import (
     LOGIN_COMMAND,
     SchwabLoginError,
+    SchwabNotConfigured,
     SchwabTokenRejected,
     SchwabUnavailable,
 )
 from brokers.schwab.tokens import TokenGrant, TokenStatus, TokenStore
 from core import keys
-from core.errors import ConfigurationError
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,13 @@ class OAuthClient:
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         if not settings.schwab_app_key or not settings.schwab_app_secret:
-            raise ConfigurationError(
-                "SCHWAB_APP_KEY and SCHWAB_APP_SECRET must be set (the app's key and secret "
+            raise SchwabNotConfigured(
+                "Schwab is not configured: SCHWAB_APP_KEY and SCHWAB_APP_SECRET must be set (the app's key and secret "
                 "from developer.schwab.com)"
             )
         if not settings.schwab_callback_url:
-            raise ConfigurationError(
-                "SCHWAB_CALLBACK_URL must be set to the app's registered https callback"
+            raise SchwabNotConfigured(
+                "Schwab is not configured: SCHWAB_CALLBACK_URL must be set to the app's registered https callback"
             )
         self.base_url = settings.schwab_base_url
         self.callback_url = settings.schwab_callback_url

@@ -162,3 +162,12 @@ def test_browser_login_through_the_api_callback(fake_schwab, schwab_api, clean_s
         assert code not in text and APP_SECRET not in text
         for token in (*fake_schwab.fake.access_tokens, *fake_schwab.fake.refresh_tokens):
             assert token not in text
+
+
+def test_login_without_an_app_is_a_409_that_says_what_to_set(api, clean_schwab):
+    """The session's app has no SCHWAB_APP_KEY."""
+    started = api.post("/api/v1/brokers/schwab/login")
+    assert started.status_code == 409
+    assert "SCHWAB_APP_KEY" in started.json()["message"]
+    assert api.get("/api/v1/brokers/schwab/status").json()["state"] == "off"
+    assert api.get("/health").json()["schwab"] == "off"
