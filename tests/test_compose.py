@@ -167,3 +167,13 @@ def test_compose_influxdb_is_2x_initialised_with_the_apps_bucket(compose):
     assert env["DOCKER_INFLUXDB_INIT_ORG"] == app_env["INFLUX_ORG"]
     assert app_env["INFLUX_URL"] == "http://influxdb:8086"
     assert app_env["INFLUX_VERSION"].endswith("2}")
+
+
+def test_compose_influxdb_init_scripts_exist(compose):
+    mounts = [v for v in compose["services"]["influxdb"]["volumes"] if v.startswith("./")]
+    for mount in mounts:
+        source = ROOT / mount.split(":")[0]
+        assert source.is_dir() and any(source.glob("*.sh")), mount
+        for script in source.glob("*.sh"):
+            assert script.stat().st_mode & 0o111, f"{script} is not executable"
+            assert "DOCKER_INFLUXDB_INIT_BUCKET_ID" in script.read_text()
