@@ -16,7 +16,13 @@ from tasks.operations import Operations
 log = logging.getLogger(__name__)
 
 
-@app.task(name=names.SWEEP_GROUPS, ignore_result=True)
+# Maintenance runs every few seconds on every worker: no task events for it (Flower and
+# `celery events` would be mostly these), so the task list shows the fleet's own work.
+# It runs exactly as before; a failure is still logged by the worker.
+MAINTENANCE = {"ignore_result": True, "send_events": False}
+
+
+@app.task(name=names.SWEEP_GROUPS, **MAINTENANCE)
 def sweep_groups() -> int:
     """Re-send what keeps any group's head job from moving (``GroupRunner.sweep``).
 
@@ -34,7 +40,7 @@ def sweep_groups() -> int:
     return nudged
 
 
-@app.task(name=names.HEARTBEAT, bind=True, ignore_result=True, expires=30)
+@app.task(name=names.HEARTBEAT, bind=True, expires=30, **MAINTENANCE)
 def heartbeat(self, hostname: str) -> None:
     """Sent by a worker to its own queue: consuming it proves the worker consumes."""
     record_heartbeat(context.connection(), hostname, [])

@@ -75,7 +75,7 @@ def test_quote_price_with_more_than_four_places_is_422(api, price):
     )
     assert response.status_code == 422, response.text
     assert response.json()["errors"]["json"]["price"] == ["must have at most 4 decimal places"]
-    assert api.get("/api/v1/market-data/PLACES").json()["price"] == "5"
+    assert api.get("/api/v1/market-data/PLACES").json()["price"] == "5.00"
 
 
 def test_trailing_zeros_do_not_count_as_places(api, group):
@@ -95,7 +95,7 @@ def test_no_output_uses_exponent_notation(api):
         headers={"Content-Type": "application/json"},
     )
     assert put.status_code == 200, put.text
-    assert put.json()["price"] == "10"
+    assert put.json()["price"] == "10.00"
     path = f"/api/v1/groups/{group}/transactions"
     buy = _raw_post(api, path, '{"action": "buy", "symbols": ["EXPO"], "dry_run": false, '
                                '"quantity": 1E+1}')  # fmt: skip
@@ -107,17 +107,17 @@ def test_no_output_uses_exponent_notation(api):
     job = api.wait_job(buy.json()["job_id"])
     result = job["results"][0]
     assert result["status"] == "filled", result
-    assert (result["quantity"], result["price"]) == ("10", "10")
-    assert result["detail"] == "buy 10 EXPO filled at 10"
+    assert (result["quantity"], result["price"]) == ("10", "10.00")
+    assert result["detail"] == "buy 10 EXPO filled at 10.00"
     assert job["order"]["quantity"] == "10"
     dry = api.wait_job(tiny.json()["job_id"])
     assert dry["results"][0]["quantity"] == "0.000001"
-    assert dry["results"][0]["detail"] == "dry run: would buy 0.000001 EXPO at 10"
+    assert dry["results"][0]["detail"] == "dry run: would buy 0.000001 EXPO at 10.00"
 
     (account,) = api.get(f"/api/v1/groups/{group}/positions").json()
     assert account["cash"] == "900.00"
     assert account["positions"] == [
-        {"symbol": "EXPO", "quantity": "10", "price": "10", "value": "100.00"}
+        {"symbol": "EXPO", "quantity": "10", "price": "10.00", "value": "100.00"}
     ]
     texts = [json.dumps(job), json.dumps(dry), json.dumps(account), json.dumps(put.json())]
     assert not [t for t in texts if "E+" in t or "E-" in t or "e-" in t]
@@ -164,7 +164,7 @@ def test_non_ascii_symbol_in_market_data_path_is_422(api):
     assert put.status_code == 422, put.text
     assert "symbol" in put.json()["errors"]["json"]
     assert api.get("/api/v1/market-data/\u017fpy").status_code == 422
-    assert api.get("/api/v1/market-data/SPY").json()["price"] == "500"
+    assert api.get("/api/v1/market-data/SPY").json()["price"] == "500.00"
 
 
 def test_ascii_symbols_are_still_upper_cased(api, group):

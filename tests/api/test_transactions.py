@@ -88,7 +88,7 @@ def test_limit_orders_fill_only_when_the_quote_crosses(api, funded_group):
         order_type="limit", limit_price="50.00", accounts=["a1"],
     )  # fmt: skip
     assert crossed["results"][0]["status"] == "filled"
-    assert crossed["results"][0]["price"] == "50"
+    assert crossed["results"][0]["price"] == "50.00"
 
     sell_below = api.order(
         funded_group, action="sell", symbols=["LMT"], quantity=1, dry_run=False,

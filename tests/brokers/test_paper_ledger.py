@@ -27,7 +27,7 @@ def account(ledger):
 def test_fill_moves_cash_and_positions(ledger, account):
     fill = ledger.fill(*account, job_id="j1", action=OrderAction.BUY, symbol="X",
                        quantity=Decimal("3"), price=Decimal("10.5"))  # fmt: skip
-    assert fill.price == "10.5"
+    assert fill.price == "10.50"
     assert ledger.cash(*account) == Decimal("968.5")
     assert ledger.positions(*account) == {"X": Decimal("3")}
     ledger.fill(*account, job_id="j2", action=OrderAction.SELL, symbol="X",

@@ -77,7 +77,7 @@ def test_stored_numbers_never_use_exponent_notation(ledger, redis_client):
     assert redis_client.hget(keys.paper_positions(*account), "X") == "0.000001"
     assert redis_client.hget(keys.paper_account(*account), "cash") == "999.99"
     fill = ledger.fills(*account)[0]
-    assert (fill.quantity, fill.price) == ("0.000001", "10")
+    assert (fill.quantity, fill.price) == ("0.000001", "10.00")
 
 
 def test_starting_cash_is_kept_to_the_cent_rounding_down(ledger):

@@ -15,7 +15,7 @@ def test_order_to_dict_never_uses_exponent_notation():
     )
     data = order.to_dict()
     assert data["quantity"] == "0.000001"
-    assert data["limit_price"] == "100"
+    assert data["limit_price"] == "100.00"
     assert OrderRequest.from_dict(data) == order
 
 
@@ -24,4 +24,4 @@ def test_order_result_shows_quantity_and_price_plainly():
     result = LegResult.for_order(
         "a1", "paper", order, "AAPL", ResultStatus.DRY_RUN, "x", price=Decimal("1E+1")
     )
-    assert (result.quantity, result.price) == ("0.00000015", "10")
+    assert (result.quantity, result.price) == ("0.00000015", "10.00")
