@@ -9,10 +9,12 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 
-from api import auth, cli, deps, docs, errors
+from api import auth, cli, dashboard, deps, docs, errors, stream
 from api.resources import (
     accounts,
+    brokerages,
     compat,
+    fleet_jobs,
     groups,
     health,
     jobs,
@@ -106,12 +108,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_app(app)
     cli.init_app(app)
     docs.init_app(app)
+    stream.init_app(app)
+    dashboard.init_app(app)
     for module in (
         health,
+        brokerages,
         groups,
         accounts,
         transactions,
         jobs,
+        fleet_jobs,
         positions,
         risk,
         market_data,

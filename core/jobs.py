@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 
@@ -332,6 +333,37 @@ class JobRegistry:
 
     def exists(self, job_id: str) -> bool:
         return bool(self.connection.exists(keys.job(job_id)))
+
+    def search(
+        self,
+        groups: list[str],
+        *,
+        since: datetime | None = None,
+        states: frozenset[str] = frozenset(),
+        kinds: frozenset[str] = frozenset(),
+        result_status: str | None = None,
+    ) -> list[Job]:
+        """Jobs of ``groups`` created since ``since``, newest first, matching every filter
+        given (``result_status``: at least one result with that status)."""
+        low = since.timestamp() if since else "-inf"
+        with self.connection.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.zrangebyscore(keys.group_jobs(group), low, "+inf", withscores=True)
+            found = [pair for pairs in pipe.execute() for pair in pairs]
+        jobs = []
+        for job_id, _score in sorted(found, key=lambda pair: -pair[1]):
+            try:
+                job = self.fetch(job_id, with_results=result_status is not None)
+            except NotFound:
+                continue
+            if states and job.state.value not in states:
+                continue
+            if kinds and job.kind.value not in kinds:
+                continue
+            if result_status and not any(r.status.value == result_status for r in job.results):
+                continue
+            jobs.append(job)
+        return jobs
 
     def count_group(self, group: str) -> int:
         return self.connection.zcard(keys.group_jobs(group))

@@ -289,7 +289,12 @@ class Job:
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    retry_of: str = ""  # the job whose results this one retries
+    retried_by: tuple[str, ...] = ()  # the jobs that retried this one's results
     results: list[LegResult] = field(default_factory=list)  # filled by JobRegistry.fetch
+    # accounts whose AutoRSA run waits for a 2FA code now (core.codes.CodeWait); filled
+    # by the API, never stored with the job
+    waiting: list[Any] = field(default_factory=list)
 
     def to_hash(self) -> dict[str, str]:
         return {
@@ -304,6 +309,7 @@ class Job:
             "created_at": to_iso(self.created_at),
             "started_at": to_iso(self.started_at),
             "finished_at": to_iso(self.finished_at),
+            "retry_of": self.retry_of,
         }
 
     @classmethod
@@ -321,6 +327,8 @@ class Job:
             created_at=from_iso(data["created_at"]) or utcnow(),
             started_at=from_iso(data.get("started_at")),
             finished_at=from_iso(data.get("finished_at")),
+            retry_of=data.get("retry_of", ""),
+            retried_by=tuple(filter(None, (data.get("retried_by") or "").split(","))),
         )
 
 

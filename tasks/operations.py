@@ -205,7 +205,14 @@ class Operations:
         job = self.jobs.fetch(job_id)
         orders = retry_orders(job, statuses, checked_brokerage=checked_brokerage)
         retries = [
-            Job(id=new_job_id(), kind=JobKind.TRANSACTION, group=job.group, order=o) for o in orders
+            Job(
+                id=new_job_id(),
+                kind=JobKind.TRANSACTION,
+                group=job.group,
+                order=o,
+                retry_of=job.id,
+            )
+            for o in orders
         ]
         first = self.jobs.claim_retry(job_id, [r.id for r in retries])
         if first is not None:
