@@ -17,7 +17,14 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from tests.services import REPO_ROOT, CeleryWorker, LiveServer, RedisServer, wait_until
+from tests.services import (
+    REPO_ROOT,
+    CeleryWorker,
+    InfluxServer,
+    LiveServer,
+    RedisServer,
+    wait_until,
+)
 
 FAKE_AUTORSA = REPO_ROOT / "tests" / "fakes" / "auto_rsa_bot"
 TERMINAL_STATES = {"succeeded", "partial", "failed", "unknown", "cancelled"}
@@ -43,9 +50,18 @@ def pytest_configure(config) -> None:
             "WATCHLIST_SYMBOLS": "",
         }
     )
+    # Market history on for the app under test (the bars route answers, not 503), when
+    # Debian's influxd is installed; its own tests start theirs (tests/ingest/conftest.py).
+    if InfluxServer.available() and not os.environ.get("INFLUX_URL"):
+        influx = InfluxServer().start()
+        config._tradefleet_influx = influx
+        os.environ.update({"INFLUX_URL": influx.url, "INFLUX_BUCKET": "tradefleet_tests"})
 
 
 def pytest_unconfigure(config) -> None:
+    influx = getattr(config, "_tradefleet_influx", None)
+    if influx is not None:
+        influx.stop()
     server = getattr(config, "_tradefleet_redis", None)
     if server is not None:
         server.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import marshmallow as ma
 
@@ -15,10 +15,12 @@ class MarketQuoteSchema(QuoteSchema):
     source = ma.fields.String(
         required=True, metadata={"description": "manual (PUT), synthetic, csv or schwab"}
     )
-    age_seconds = ma.fields.Method("_age", metadata={"description": "seconds since as_of"})
 
-    def _age(self, quote) -> float:
-        return round(quote.age(), 3)
+
+# What InfluxDB can store (timestamps are int64 nanoseconds: 1677-09-21 to 2262-04-11).
+EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
+_IN_RANGE = ma.validate.Range(min=EARLIEST, max=LATEST)
 
 
 class BarQuerySchema(StrictSchema):
@@ -26,9 +28,13 @@ class BarQuerySchema(StrictSchema):
         load_default="1m", validate=ma.validate.OneOf(INTERVALS), metadata={"example": "1m"}
     )
     start = ma.fields.AwareDateTime(
-        default_timezone=UTC, metadata={"description": "default: a day before end"}
+        default_timezone=UTC,
+        validate=_IN_RANGE,
+        metadata={"description": "default: a day before end"},
     )
-    end = ma.fields.AwareDateTime(default_timezone=UTC, metadata={"description": "default: now"})
+    end = ma.fields.AwareDateTime(
+        default_timezone=UTC, validate=_IN_RANGE, metadata={"description": "default: now"}
+    )
 
 
 class BarSchema(ma.Schema):
