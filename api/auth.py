@@ -29,6 +29,11 @@ def is_protected(path: str) -> bool:
     return path.startswith(PROTECTED_PREFIX) or path in COMPAT_PATHS
 
 
+def verify_key(key: str) -> str | None:
+    """The name of ``key`` when it is valid and unrevoked, else None (also for the WebSocket)."""
+    return current_app.extensions[_VERIFIED].verify(key, deps.api_keys())
+
+
 def require_api_key() -> None:
     """Refuse the request with 401 unless it carries a valid, unrevoked key."""
     if not is_protected(request.path):
@@ -41,7 +46,7 @@ def require_api_key() -> None:
             message="missing or malformed Authorization header: expected 'Bearer <api key>'",
             headers=_CHALLENGE,
         )
-    name = current_app.extensions[_VERIFIED].verify(key, deps.api_keys())
+    name = verify_key(key)
     if name is None:
         abort(401, message="unknown or revoked API key", headers=_CHALLENGE)
     g.api_key_name = name

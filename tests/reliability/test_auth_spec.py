@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
 # Schwab's OAuth redirect cannot carry a key: its one-use state is checked instead.
 PUBLIC_PATHS = {"/health", "/openapi.json", "/docs", "/api/v1/brokers/schwab/callback"}
+# Served without a key but not API operations: static files, the dashboard's page (its data
+# needs the key) and the WebSocket (the key is its first message).
+PUBLIC_PATHS |= {"/docs/assets/<path:filename>", "/", "/dashboard/static/<path:filename>", "/ws"}
 METHODS = {"get", "put", "post", "delete", "patch"}
 PLAUSIBLE = {"group": "family", "name": "alice", "job_id": uuid.uuid4().hex, "symbol": "AAPL"}
 

@@ -1,0 +1,629 @@
+// tradefleet dashboard: plain JavaScript, no dependencies, served by the app.
+// The API key lives in sessionStorage only (this tab); every call sends it as a bearer token.
+"use strict";
+
+(function () {
+  const KEY = "tradefleet.api_key";
+  const TERMINAL = ["succeeded", "partial", "failed", "unknown", "cancelled"];
+  const state = {
+    key: null,
+    groups: [], // names
+    accounts: {}, // group -> {name -> account}
+    brokerages: [], // from GET /api/v1/brokerages
+    jobs: new Map(), // id -> job
+    openJob: null, // id shown in the job detail
+    orderJob: null, // id of the order placed on the Trade page
+    ws: null,
+    retryDelay: 1000,
+    pendingOrder: null,
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (name === "text") node.textContent = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else if (value !== false && value !== null && value !== undefined) node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  };
+  const show = (node, visible) => { node.hidden = !visible; };
+
+  // --- REST -------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super(describeError(status, body));
+      this.status = status;
+      this.body = body || {};
+    }
+  }
+
+  function describeError(status, body) {
+    if (status === 0) return "The tradefleet server is not answering. Check that it runs, then try again.";
+    if (status === 401) return "That API key is unknown or revoked.";
+    if (status === 503) return (body && body.message) || "A service the server needs (Redis or the broker) is down; try again shortly.";
+    return (body && body.message) || `The server answered ${status}.`;
+  }
+
+  async function call(method, path, body) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: Object.assign(
+          { Authorization: `Bearer ${state.key}` },
+          body === undefined ? {} : { "Content-Type": "application/json" }
+        ),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new ApiError(0, null);
+    }
+    let data = null;
+    const text = await response.text();
+    if (text) {
+      try { data = JSON.parse(text); } catch (error) { data = { message: text }; }
+    }
+    if (!response.ok) {
+      if (response.status === 401 && state.key) signOut("Your API key was refused: sign in again.");
+      throw new ApiError(response.status, data);
+    }
+    return data;
+  }
+
+  function fieldErrors(error) {
+    const errors = (error.body && error.body.errors) || {};
+    return errors.json || errors;
+  }
+
+  function pageError(message) {
+    $("page-error").textContent = message || "";
+    show($("page-error"), Boolean(message));
+  }
+
+  // --- sign in / out ----------------------------------------------------------------------
+
+  async function signIn(key) {
+    state.key = key;
+    try {
+      await call("GET", "/api/v1/groups");
+    } catch (error) {
+      state.key = null;
+      throw error;
+    }
+    sessionStorage.setItem(KEY, key);
+    show($("signin"), false);
+    show($("nav"), true);
+    show($("sign-out"), true);
+    show($("stream-status"), true);
+    connect();
+    await loadAll();
+    route();
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(KEY);
+    state.key = null;
+    if (state.ws) {
+      state.ws.onclose = null;
+      state.ws.close();
+      state.ws = null;
+    }
+    for (const page of document.querySelectorAll(".page")) show(page, false);
+    show($("nav"), false);
+    show($("sign-out"), false);
+    show($("stream-status"), false);
+    pageError("");
+    show($("signin"), true);
+    $("api-key").value = "";
+    $("signin-error").textContent = message || "";
+    $("api-key").focus();
+  }
+
+  // --- WebSocket --------------------------------------------------------------------------
+
+  function streamStatus(text, ok) {
+    const node = $("stream-status");
+    node.textContent = `Live updates: ${text}`;
+    node.className = ok ? "ok" : "error";
+  }
+
+  function connect() {
+    if (!state.key) return;
+    const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+    const ws = new WebSocket(url);
+    state.ws = ws;
+    streamStatus("connecting", false);
+    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", key: state.key }));
+    ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+    ws.onclose = (event) => {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      if (event.code === 4401) {
+        signOut("Your API key was refused by the live stream: sign in again.");
+        return;
+      }
+      const seconds = Math.round(state.retryDelay / 1000);
+      streamStatus(`lost, reconnecting in ${seconds} s`, false);
+      setTimeout(connect, state.retryDelay);
+      state.retryDelay = Math.min(state.retryDelay * 2, 10000);
+    };
+  }
+
+  function onMessage(message) {
+    switch (message.type) {
+      case "ready":
+        state.retryDelay = 1000;
+        state.ws.send(JSON.stringify({ type: "subscribe", groups: ["*"] }));
+        break;
+      case "subscribed":
+        streamStatus("connected", true);
+        loadJobs();
+        break;
+      case "job":
+        upsertJob(message.job);
+        break;
+      case "account":
+        upsertAccount(message.group, message.account);
+        break;
+      case "error":
+        streamStatus(message.message, false);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // --- data -------------------------------------------------------------------------------
+
+  async function loadAll() {
+    pageError("");
+    try {
+      const [groups, brokerages] = await Promise.all([
+        call("GET", "/api/v1/groups?page_size=100"),
+        call("GET", "/api/v1/brokerages"),
+      ]);
+      state.groups = groups.map((g) => g.name).sort();
+      state.brokerages = brokerages;
+      const lists = await Promise.all(state.groups.map((g) => call("GET", `/api/v1/groups/${g}/accounts`)));
+      state.accounts = {};
+      state.groups.forEach((g, i) => {
+        state.accounts[g] = {};
+        for (const account of lists[i]) state.accounts[g][account.name] = account;
+      });
+    } catch (error) {
+      pageError(error.message);
+      return;
+    }
+    renderGroupSelects();
+    renderBrokerageSelect();
+    renderAccounts();
+    renderOrderTargets();
+    await Promise.all([renderFleet(), loadJobs()]);
+  }
+
+  async function loadJobs() {
+    try {
+      const lists = await Promise.all(state.groups.map((g) => call("GET", `/api/v1/groups/${g}/jobs?page_size=20`)));
+      for (const list of lists) for (const job of list) upsertJob(job, false);
+    } catch (error) {
+      pageError(error.message);
+    }
+    renderJobs();
+  }
+
+  const rank = (job) => (job.state === "queued" ? 0 : job.state === "running" ? 1 : 2);
+
+  function upsertJob(job, render = true) {
+    const known = state.jobs.get(job.id);
+    if (known && rank(known) > rank(job)) return; // never back to an earlier state
+    if (known && !job.results) job = Object.assign({}, known, job);
+    state.jobs.set(job.id, job);
+    if (!render) return;
+    renderJobs();
+    if (state.openJob === job.id) renderJobDetail(job);
+    if (state.orderJob === job.id) renderOrderResult(job);
+  }
+
+  function upsertAccount(group, account) {
+    if (!state.accounts[group]) {
+      state.accounts[group] = {};
+      if (!state.groups.includes(group)) {
+        state.groups.push(group);
+        state.groups.sort();
+        renderGroupSelects();
+      }
+    }
+    state.accounts[group][account.name] = account;
+    renderAccounts();
+    renderOrderTargets();
+    renderFleet();
+  }
+
+  // --- Fleet ------------------------------------------------------------------------------
+
+  async function renderFleet() {
+    const box = $("fleet-groups");
+    const totals = {};
+    const sections = [];
+    for (const group of state.groups) {
+      let positions = [];
+      try {
+        positions = await call("GET", `/api/v1/groups/${group}/positions`);
+      } catch (error) {
+        positions = null;
+      }
+      const held = {};
+      for (const entry of positions || []) held[entry.account] = entry;
+      const rows = Object.values(state.accounts[group] || {}).map((account) => {
+        const entry = held[account.name];
+        const list = entry ? entry.positions.map((p) => `${p.symbol} ${p.quantity}`).join(", ") : "";
+        for (const p of (entry && entry.positions) || []) {
+          totals[p.symbol] = (totals[p.symbol] || 0) + Number(p.quantity);
+        }
+        return el("tr", {},
+          el("td", { text: account.name }),
+          el("td", { text: account.brokerage }),
+          el("td", {}, statusText(account.state)),
+          el("td", { text: account.last_error || "" }),
+          el("td", { text: (entry && entry.cash ? `cash ${entry.cash}; ` : "") + (list || "none") }));
+      });
+      sections.push(el("section", { class: "group" },
+        el("h3", { text: `Group ${group}` }),
+        positions === null ? el("p", { class: "error", text: "Holdings could not be read." }) : "",
+        rows.length
+          ? el("table", {},
+            el("thead", {}, el("tr", {}, ...["Account", "Brokerage", "State", "Last error", "Holdings"].map((h) => el("th", { scope: "col", text: h })))),
+            el("tbody", {}, ...rows))
+          : el("p", { text: "No accounts yet." })));
+    }
+    box.replaceChildren(...(sections.length ? sections : [el("p", { text: "No groups yet: create one on the Accounts page." })]));
+    $("fleet-totals").tBodies[0].replaceChildren(...Object.keys(totals).sort().map((symbol) =>
+      el("tr", {}, el("td", { text: symbol }), el("td", { text: String(totals[symbol]) }))));
+  }
+
+  function statusText(status) {
+    return el("span", { class: `status status-${status}`, text: status });
+  }
+
+  // --- Jobs -------------------------------------------------------------------------------
+
+  function describeJob(job) {
+    if (job.kind === "transaction" && job.order) {
+      const o = job.order;
+      return `${o.action} ${o.quantity} ${o.symbols.join(" ")} ${o.order_type}${o.dry_run ? " (dry run)" : " (live)"}`;
+    }
+    return job.account ? `${job.kind} ${job.account}` : job.kind;
+  }
+
+  function renderJobs() {
+    const jobs = [...state.jobs.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).slice(0, 100);
+    $("jobs-table").tBodies[0].replaceChildren(...jobs.map((job) => el("tr", { "data-job": job.id },
+      el("td", { text: (job.created_at || "").replace("T", " ").slice(0, 19) }),
+      el("td", { text: job.group }),
+      el("td", { text: job.kind }),
+      el("td", { text: describeJob(job) }),
+      el("td", {}, statusText(job.state)),
+      el("td", {}, el("button", { type: "button", text: `Open ${job.id.slice(0, 8)}`, onclick: () => openJob(job.id) })))));
+  }
+
+  async function openJob(id) {
+    state.openJob = id;
+    show($("job-detail"), true);
+    $("job-error").textContent = "";
+    $("job-checked").checked = false;
+    try {
+      const job = await call("GET", `/api/v1/jobs/${id}`);
+      upsertJob(job, false);
+      renderJobDetail(job);
+    } catch (error) {
+      $("job-error").textContent = error.message;
+    }
+    $("job-detail-title").focus();
+  }
+
+  function resultRows(job, withBrokerage) {
+    return (job.results || []).map((r) => el("tr", {},
+      el("td", { text: r.account }),
+      withBrokerage ? el("td", { text: r.brokerage }) : "",
+      el("td", { text: r.symbol || "" }),
+      el("td", {}, statusText(r.status)),
+      el("td", { text: r.status === "unknown" ? `Check ${r.brokerage} for account ${r.account}: it may have been placed. ${r.detail || ""}` : (r.detail || "") })));
+  }
+
+  function renderJobDetail(job) {
+    $("job-detail-title").textContent = `Job ${job.id}`;
+    $("job-detail-title").setAttribute("tabindex", "-1");
+    $("job-summary").replaceChildren(`${job.group}: ${describeJob(job)} — state `, statusText(job.state), job.error ? ` — ${job.error}` : "");
+    $("job-results").tBodies[0].replaceChildren(...resultRows(job, true));
+    const finished = TERMINAL.includes(job.state) && job.kind === "transaction";
+    const statuses = (job.results || []).map((r) => r.status);
+    show($("job-unknown"), finished && statuses.includes("unknown"));
+    $("job-retry-unknown").disabled = !$("job-checked").checked;
+    show($("job-retry-failed"), finished && statuses.includes("failed"));
+  }
+
+  async function retry(statuses, checked) {
+    $("job-error").textContent = "";
+    try {
+      const answer = await call("POST", `/api/v1/jobs/${state.openJob}/retry`, { statuses, checked_brokerage: checked });
+      $("job-error").textContent = "";
+      $("job-summary").append(` — retried as ${answer.jobs.map((j) => j.job_id.slice(0, 8)).join(", ")}`);
+    } catch (error) {
+      $("job-error").textContent = error.message;
+    }
+  }
+
+  // --- Trade ------------------------------------------------------------------------------
+
+  function renderGroupSelects() {
+    for (const id of ["order-group", "account-group"]) {
+      const select = $(id);
+      const current = select.value;
+      select.replaceChildren(...state.groups.map((g) => el("option", { value: g, text: g })));
+      if (state.groups.includes(current)) select.value = current;
+    }
+  }
+
+  function activeAccounts(group) {
+    return Object.values(state.accounts[group] || {}).filter((a) => a.state === "active");
+  }
+
+  function renderOrderTargets() {
+    const group = $("order-group").value;
+    const accounts = activeAccounts(group);
+    const brokerages = [...new Set(accounts.map((a) => a.brokerage))].sort();
+    const keep = (name) => new Set([...document.querySelectorAll(`input[name=${name}]:checked`)].map((i) => i.value));
+    const ticked = { b: keep("brokerage"), a: keep("account") };
+    $("order-brokerages").replaceChildren(el("legend", { text: "Brokerages (none ticked: all)" }),
+      ...brokerages.map((b) => el("label", { class: "inline" }, el("input", { type: "checkbox", name: "brokerage", value: b, checked: ticked.b.has(b) }), ` ${b}`)));
+    $("order-accounts").replaceChildren(el("legend", { text: "Accounts (none ticked: all active)" }),
+      ...(accounts.length ? accounts.map((a) => el("label", { class: "inline" }, el("input", { type: "checkbox", name: "account", value: a.name, checked: ticked.a.has(a.name) }), ` ${a.name} (${a.brokerage})`)) : [el("p", { text: "No active accounts in this group." })]));
+  }
+
+  function readOrder() {
+    const form = $("order-form");
+    const ticked = (name) => [...form.querySelectorAll(`input[name=${name}]:checked`)].map((i) => i.value);
+    const orderType = form.querySelector("input[name=order_type]:checked").value;
+    const order = {
+      action: $("order-action").value,
+      symbols: $("order-symbols").value.split(/[\s,]+/).filter(Boolean),
+      quantity: $("order-quantity").value.trim(),
+      order_type: orderType,
+      dry_run: $("order-dry-run").checked,
+      brokerages: ticked("brokerage"),
+      accounts: ticked("account"),
+    };
+    if (orderType === "limit") order.limit_price = $("order-limit").value.trim();
+    return { group: $("order-group").value, order };
+  }
+
+  function targetAccounts(group, order) {
+    return activeAccounts(group).filter((a) =>
+      (!order.accounts.length || order.accounts.includes(a.name)) &&
+      (!order.brokerages.length || order.brokerages.includes(a.brokerage)));
+  }
+
+  async function submitOrder(group, order) {
+    $("order-error").textContent = "";
+    try {
+      const answer = await call("POST", `/api/v1/groups/${group}/transactions`, order);
+      state.orderJob = answer.job_id;
+      show($("order-result"), true);
+      const known = state.jobs.get(answer.job_id);
+      renderOrderResult(known || { id: answer.job_id, state: answer.state, results: [] });
+      call("GET", `/api/v1/jobs/${answer.job_id}`).then((job) => upsertJob(job)).catch(() => {});
+    } catch (error) {
+      const errors = fieldErrors(error);
+      const details = Object.entries(errors).map(([field, messages]) => `${field}: ${[].concat(messages).map((m) => typeof m === "string" ? m : JSON.stringify(m)).join(" ")}`);
+      $("order-error").textContent = [error.message, ...details].join(" — ");
+    }
+  }
+
+  function renderOrderResult(job) {
+    $("order-result-state").replaceChildren(`Job ${job.id}: `, statusText(job.state));
+    $("order-results").tBodies[0].replaceChildren(...resultRows(job, false));
+  }
+
+  function onOrder(event) {
+    event.preventDefault();
+    const { group, order } = readOrder();
+    if (!group) { $("order-error").textContent = "Create a group first (Accounts page)."; return; }
+    if (!order.symbols.length) { $("order-error").textContent = "Symbols: enter at least one symbol."; return; }
+    if (!order.quantity) { $("order-error").textContent = "Quantity: enter a number (or all, to sell everything)."; return; }
+    if (order.dry_run) { submitOrder(group, order); return; }
+    const accounts = targetAccounts(group, order);
+    state.pendingOrder = { group, order };
+    const each = `${order.action} ${order.quantity} of ${order.symbols.join(", ")}`;
+    const price = order.order_type === "limit" ? ` at a limit of ${order.limit_price}` : " at market";
+    const total = Number(order.quantity) * accounts.length * order.symbols.length;
+    $("order-confirm-text").textContent =
+      `This is a live order: ${each}${price} on each of ${accounts.length} account(s) of group ${group}` +
+      (Number.isFinite(total) ? `, ${total} shares in total.` : ".");
+    $("order-confirm-accounts").replaceChildren(...accounts.map((a) => el("li", { text: `${a.name} (${a.brokerage})` })));
+    show($("order-confirm"), true);
+    $("order-confirm-yes").focus();
+  }
+
+  // --- Accounts ---------------------------------------------------------------------------
+
+  function renderBrokerageSelect() {
+    const select = $("account-brokerage");
+    const current = select.value || "paper";
+    select.replaceChildren(...state.brokerages.map((b) => el("option", { value: b.name, text: b.display_name })));
+    select.value = state.brokerages.some((b) => b.name === current) ? current : (state.brokerages[0] || {}).name;
+    renderCredentialFields();
+  }
+
+  function renderCredentialFields() {
+    const brokerage = state.brokerages.find((b) => b.name === $("account-brokerage").value);
+    $("account-brokerage-hint").textContent = brokerage ? brokerage.description : "";
+    $("account-fields").replaceChildren(...(brokerage ? brokerage.fields : []).map((field) => {
+      const id = `cred-${field.name}`;
+      return el("div", { class: "field" },
+        el("label", { for: id, text: field.name }),
+        el("input", { id, name: field.name, type: field.secret ? "password" : "text", autocomplete: "off", required: field.required, "aria-describedby": `${id}-rule ${id}-error` }),
+        el("small", { id: `${id}-rule`, text: field.rule }),
+        el("p", { class: "error field-error", id: `${id}-error`, role: "alert" }));
+    }));
+  }
+
+  async function onCreateGroup(event) {
+    event.preventDefault();
+    $("group-error").textContent = "";
+    $("group-done").textContent = "";
+    const name = $("group-name").value.trim();
+    try {
+      await call("POST", "/api/v1/groups", { name });
+      $("group-done").textContent = `Group ${name} created.`;
+      $("group-name").value = "";
+      if (!state.groups.includes(name)) state.groups.push(name);
+      state.groups.sort();
+      state.accounts[name] = state.accounts[name] || {};
+      renderGroupSelects();
+      $("account-group").value = name;
+      $("order-group").value = name;
+      renderOrderTargets();
+      renderAccounts();
+      renderFleet();
+    } catch (error) {
+      const errors = fieldErrors(error);
+      $("group-error").textContent = errors.name ? `Group name: ${[].concat(errors.name).join(" ")}` : error.message;
+    }
+  }
+
+  async function onActivate(event) {
+    event.preventDefault();
+    for (const node of document.querySelectorAll("#account-form .field-error")) node.textContent = "";
+    $("account-error").textContent = "";
+    $("account-done").textContent = "";
+    const group = $("account-group").value;
+    const credentials = {};
+    for (const input of $("account-fields").querySelectorAll("input")) {
+      if (input.value !== "") credentials[input.name] = input.value;
+    }
+    const body = { name: $("account-name").value.trim(), brokerage: $("account-brokerage").value, credentials };
+    try {
+      const answer = await call("POST", `/api/v1/groups/${group}/accounts`, body);
+      $("account-done").textContent = `Activating ${body.name} (job ${answer.job_id.slice(0, 8)}): its state below changes when it is done.`;
+      for (const input of $("account-fields").querySelectorAll("input")) input.value = "";
+    } catch (error) {
+      const errors = fieldErrors(error);
+      let placed = false;
+      const creds = errors.credentials;
+      if (creds && typeof creds === "object" && !Array.isArray(creds)) {
+        for (const [field, messages] of Object.entries(creds)) {
+          const node = $(`cred-${field}-error`);
+          if (node) { node.textContent = `${field}: ${[].concat(messages).join(" ")}`; placed = true; }
+        }
+      }
+      if (errors.name) { $("account-name-error").textContent = `Account name: ${[].concat(errors.name).join(" ")}`; placed = true; }
+      $("account-error").textContent = placed ? `${error.message}: see the fields above.` : error.message;
+    }
+  }
+
+  function renderAccounts() {
+    const rows = [];
+    for (const group of state.groups) {
+      for (const account of Object.values(state.accounts[group] || {})) {
+        rows.push(el("tr", {},
+          el("td", { text: group }),
+          el("td", { text: account.name }),
+          el("td", { text: account.brokerage }),
+          el("td", {}, statusText(account.state)),
+          el("td", { text: account.last_error || "" }),
+          el("td", {},
+            account.state === "active" ? el("button", { type: "button", text: `Deactivate ${account.name}`, onclick: () => deactivate(group, account.name) }) : "",
+            el("button", { type: "button", text: `Delete ${account.name}`, onclick: () => removeAccount(group, account.name) }))));
+      }
+    }
+    $("accounts-table").tBodies[0].replaceChildren(...rows);
+  }
+
+  async function deactivate(group, name) {
+    $("accounts-error").textContent = "";
+    try {
+      await call("POST", `/api/v1/groups/${group}/accounts/${name}/deactivate`);
+    } catch (error) {
+      $("accounts-error").textContent = `Deactivating ${name}: ${error.message}`;
+    }
+  }
+
+  async function removeAccount(group, name) {
+    if (!window.confirm(`Delete account ${name} of group ${group} and wipe its credentials?`)) return;
+    $("accounts-error").textContent = "";
+    try {
+      await call("DELETE", `/api/v1/groups/${group}/accounts/${name}`);
+      delete state.accounts[group][name];
+      renderAccounts();
+      renderOrderTargets();
+      renderFleet();
+    } catch (error) {
+      $("accounts-error").textContent = `Deleting ${name}: ${error.message}`;
+    }
+  }
+
+  // --- pages ------------------------------------------------------------------------------
+
+  function route() {
+    if (!state.key) return;
+    const page = (location.hash || "#fleet").slice(1);
+    for (const section of document.querySelectorAll(".page")) show(section, section.id === `page-${page}`);
+    for (const link of document.querySelectorAll("#nav a")) {
+      if (link.dataset.page === page) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    if (page === "fleet") renderFleet();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("signin-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      $("signin-error").textContent = "";
+      const key = $("api-key").value.trim();
+      if (!key) { $("signin-error").textContent = "Enter your API key."; return; }
+      try {
+        await signIn(key);
+      } catch (error) {
+        $("signin-error").textContent = error.message;
+      }
+    });
+    $("sign-out").addEventListener("click", () => signOut("Signed out."));
+    $("fleet-refresh").addEventListener("click", loadAll);
+    $("group-form").addEventListener("submit", onCreateGroup);
+    $("account-form").addEventListener("submit", onActivate);
+    $("account-brokerage").addEventListener("change", renderCredentialFields);
+    $("order-form").addEventListener("submit", onOrder);
+    $("order-group").addEventListener("change", renderOrderTargets);
+    for (const radio of document.querySelectorAll("input[name=order_type]")) {
+      radio.addEventListener("change", () => {
+        const limit = document.querySelector("input[name=order_type]:checked").value === "limit";
+        show($("order-limit"), limit);
+        show($("order-limit-label"), limit);
+      });
+    }
+    $("order-confirm-yes").addEventListener("click", () => {
+      show($("order-confirm"), false);
+      if (state.pendingOrder) submitOrder(state.pendingOrder.group, state.pendingOrder.order);
+      state.pendingOrder = null;
+    });
+    $("order-confirm-no").addEventListener("click", () => {
+      show($("order-confirm"), false);
+      state.pendingOrder = null;
+      $("order-error").textContent = "Live order cancelled: nothing was sent.";
+    });
+    $("job-checked").addEventListener("change", () => { $("job-retry-unknown").disabled = !$("job-checked").checked; });
+    $("job-retry-unknown").addEventListener("click", () => retry(["unknown"], true));
+    $("job-retry-failed").addEventListener("click", () => retry(["failed"], false));
+    window.addEventListener("hashchange", route);
+    const saved = sessionStorage.getItem(KEY);
+    if (saved) {
+      signIn(saved).catch((error) => signOut(error.message));
+    } else {
+      $("api-key").focus();
+    }
+  });
+})();

@@ -1,0 +1,121 @@
+"""The dashboard in headless Chromium: sign in, groups, accounts, orders, the live stream."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.conftest import unique
+
+pytestmark = pytest.mark.integration
+
+
+def create_group(page) -> str:
+    page.go("Accounts")
+    name = unique()
+    page.type("Group name", name)
+    page.button("Create group").click()
+    page.text_appears("group-done", f"Group {name} created")
+    return name
+
+
+def activate_paper(page, group: str, account: str, cash: str = "10000") -> None:
+    page.go("Accounts")
+    page.choose("Group", group)
+    page.type("Account name", account)
+    page.choose("Brokerage", "paper")
+    page.type("starting_cash", cash)
+    page.button("Activate").click()
+    page.text_appears("accounts-table", rf"{group} {account} paper active")
+
+
+def order(page, group: str, *, symbols: str, quantity: str, dry_run: bool = True) -> None:
+    page.go("Trade")
+    page.choose("Group", group)
+    page.choose("Action", "buy")
+    page.type("Symbols", symbols)
+    page.type("Quantity", quantity)
+    box = page.field("Dry run")
+    if box.is_selected() != dry_run:
+        box.click()
+    page.button("Place order").click()
+
+
+def test_wrong_api_key_is_shown_in_the_page(page):
+    page.type("API key", "not-a-key")
+    page.button("Sign in").click()
+    page.text_appears("signin-error", "That API key is unknown or revoked.")
+    assert page.by_id("signin").is_displayed()
+    assert page.driver.execute_script("return sessionStorage.length") == 0
+
+
+def test_sign_in_group_paper_account_and_dry_run_result_live(page, api_key, api):
+    page.sign_in(api_key)
+    assert page.driver.execute_script("return sessionStorage.length") == 1
+    group = create_group(page)
+    activate_paper(page, group, "alice")
+    api.set_quote("WEBA", "20.00")
+
+    order(page, group, symbols="WEBA", quantity="2")
+    # Arrives over /ws: the page is never reloaded.
+    text = page.text_appears("order-results", r"alice WEBA dry_run")
+    assert "succeeded" in page.text_appears("order-result-state", "succeeded")
+    assert "dry_run" in text
+    page.go("Jobs")
+    page.text_appears("jobs-table", rf"{group} transaction buy 2 WEBA market \(dry run\) succeeded")
+    page.go("Fleet")
+    page.text_appears("fleet-groups", rf"Group {group}")
+
+
+def test_live_order_confirmation_names_the_accounts(page, api_key, api):
+    page.sign_in(api_key)
+    group = create_group(page)
+    activate_paper(page, group, "alice")
+    activate_paper(page, group, "bob")
+    api.set_quote("WEBL", "10.00")
+
+    order(page, group, symbols="WEBL", quantity="1", dry_run=False)
+    confirm = page.by_id("order-confirm")
+    page.wait(lambda _: confirm.is_displayed())
+    assert "live order" in confirm.text
+    assert "alice (paper)" in confirm.text and "bob (paper)" in confirm.text
+    assert "2 shares in total" in confirm.text
+    assert not page.by_id("order-result").is_displayed()  # nothing sent yet
+    page.screenshot("trade-confirmation")
+    page.button("Confirm live order").click()
+    page.text_appears("order-results", r"alice WEBL filled")
+    page.text_appears("order-results", r"bob WEBL filled")
+
+
+def test_bad_credential_is_shown_next_to_its_field(page, api_key):
+    page.sign_in(api_key)
+    group = create_group(page)
+    page.go("Accounts")
+    page.choose("Group", group)
+    page.type("Account name", "carol")
+    page.choose("Brokerage", "paper")
+    page.type("starting_cash", "-5")
+    page.button("Activate").click()
+    text = page.text_appears("cred-starting_cash-error", "starting_cash: must be")
+    assert "greater than 0" in text
+
+
+def test_lost_websocket_reconnects_and_keeps_streaming(page, api_key, api, app):
+    page.sign_in(api_key)
+    group = create_group(page)
+    activate_paper(page, group, "alice")
+    for client in app.extensions["tradefleet.stream"].clients():
+        client.lost.set()  # as when Redis goes away: the server closes every stream
+    page.text_appears("stream-status", "Live updates: lost, reconnecting", timeout=10)
+    page.text_appears("stream-status", "Live updates: connected", timeout=15)
+    api.set_quote("WEBR", "5.00")
+    response = api.post(
+        f"/api/v1/groups/{group}/transactions",
+        json={"action": "buy", "symbols": ["WEBR"], "quantity": 1},
+    )
+    job_id = response.json()["job_id"]
+    page.go("Jobs")
+    page.text_appears("jobs-table", r"buy 1 WEBR market \(dry run\) succeeded")
+    row = page.driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}'] button")
+    row.click()
+    page.text_appears("job-results", r"alice paper WEBR dry_run")
