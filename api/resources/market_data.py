@@ -9,8 +9,8 @@ from flask_smorest import Page
 
 from api import deps
 from api.resources import Blueprint
-from api.schemas.market import BarQuerySchema, BarSchema, MarketQuoteSchema, WatchlistSchema
-from api.schemas.market_data import QuoteUpdateSchema
+from api.schemas.market import BarQuerySchema, BarSchema, WatchlistSchema
+from api.schemas.market_data import QuoteSchema, QuoteUpdateSchema
 from core import watchlist
 from core.errors import InvalidRequest, ServiceUnavailable
 from core.models import utcnow
@@ -31,7 +31,7 @@ HISTORY_OFF = (
 
 @blp.route("/market-data")
 class QuoteList(MethodView):
-    @blp.response(200, MarketQuoteSchema(many=True))
+    @blp.response(200, QuoteSchema(many=True))
     def get(self):
         """Every symbol's last quote, by symbol."""
         return deps.quotes().all()
@@ -39,7 +39,7 @@ class QuoteList(MethodView):
 
 @blp.route("/market-data/<string:symbol>")
 class QuoteItem(MethodView):
-    @blp.response(200, MarketQuoteSchema)
+    @blp.response(200, QuoteSchema)
     @blp.alt_response(404, description="No quote for the symbol yet")
     @blp.alt_response(422, description="The symbol is not a ticker")
     def get(self, symbol):
@@ -47,7 +47,7 @@ class QuoteItem(MethodView):
         return deps.quotes().get(symbol)
 
     @blp.arguments(QuoteUpdateSchema)
-    @blp.response(200, MarketQuoteSchema)
+    @blp.response(200, QuoteSchema)
     def put(self, data, symbol):
         """Set the symbol's last quote by hand (paper orders fill at it; source `manual`)."""
         return deps.quotes().set(normalise_symbol(symbol), data["price"])

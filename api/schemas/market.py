@@ -1,4 +1,4 @@
-"""Schemas of market data beyond the single quote: quotes with source, bars, the watchlist."""
+"""Schemas of stored bars and the watchlist (the quote's are in ``api.schemas.market_data``)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ from datetime import UTC, datetime
 import marshmallow as ma
 
 from api.schemas.common import DecimalNumber, StrictSchema, Symbol
-from api.schemas.market_data import QuoteSchema
 from core.watchlist import INTERVALS, MAX_SYMBOLS
-
-
-class MarketQuoteSchema(QuoteSchema):
-    source = ma.fields.String(
-        required=True, metadata={"description": "manual (PUT), synthetic, csv or schwab"}
-    )
-
 
 # What InfluxDB can store (timestamps are int64 nanoseconds: 1677-09-21 to 2262-04-11).
 EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)

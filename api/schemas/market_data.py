@@ -14,3 +14,6 @@ class QuoteSchema(ma.Schema):
     symbol = ma.fields.String(required=True)
     price = DecimalNumber(required=True, formatter=money.format_price)
     as_of = ma.fields.DateTime(required=True)
+    source = ma.fields.String(
+        required=True, metadata={"description": "manual (PUT), synthetic, csv or schwab"}
+    )
