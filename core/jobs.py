@@ -409,16 +409,21 @@ class JobRegistry:
     def head(self, group: str) -> str | None:
         return self.connection.lindex(keys.group_pending(group), 0)
 
-    def delete_group_jobs(self, group: str) -> None:
-        """Forget every job record of a group (when the group is deleted)."""
+    def retire_group_jobs(self, group: str, retention_seconds: float) -> None:
+        """Keep a deleted group's jobs readable for ``retention_seconds`` (marked as of a
+        deleted group), then let them expire; its run order and idempotency keys go now,
+        so a new group of the same name starts afresh."""
         ids = self.connection.zrange(keys.group_jobs(group), 0, -1)
         with self.connection.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hget(keys.job(job_id), "idempotency_key")
             idempotency_keys = [k for k in pipe.execute() if k]
+        ttl = max(1, int(retention_seconds))
         with self.connection.pipeline() as pipe:
             for job_id in ids:
-                pipe.delete(keys.job(job_id), keys.job_results(job_id), keys.job_legs(job_id))
+                pipe.hset(keys.job(job_id), "group_deleted", "1")
+                for key in (keys.job(job_id), keys.job_results(job_id), keys.job_legs(job_id)):
+                    pipe.expire(key, ttl)
             for idempotency_key in idempotency_keys:
                 pipe.delete(keys.idempotency(group, idempotency_key))
             pipe.delete(keys.group_jobs(group))

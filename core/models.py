@@ -289,6 +289,7 @@ class Job:
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    group_deleted: bool = False  # its group was deleted; the job stays readable a while
     retry_of: str = ""  # the job whose results this one retries
     retried_by: tuple[str, ...] = ()  # the jobs that retried this one's results
     results: list[LegResult] = field(default_factory=list)  # filled by JobRegistry.fetch
@@ -328,6 +329,7 @@ class Job:
             started_at=from_iso(data.get("started_at")),
             finished_at=from_iso(data.get("finished_at")),
             retry_of=data.get("retry_of", ""),
+            group_deleted=data.get("group_deleted") == "1",
             retried_by=tuple(filter(None, (data.get("retried_by") or "").split(","))),
         )
 

@@ -100,7 +100,7 @@ class Operations:
             )
         for account in self.accounts.list_group(name):
             self._forget_account(account)
-        self.jobs.delete_group_jobs(name)
+        self.jobs.retire_group_jobs(name, self.settings.job_retention_days * 86400)
         self.groups.delete(name)
         enqueue.announce_groups_changed()
 

@@ -53,12 +53,19 @@ def test_group_delete_wipes_accounts_and_credentials(api, redis_client):
     from core import keys
 
     name = api.create_group()
-    api.add_paper_account(name, "p1")
+    activation = api.add_paper_account(name, "p1")
     assert redis_client.exists(keys.credentials(name, "p1"))
     assert api.delete(f"/api/v1/groups/{name}").status_code == 204
     assert not redis_client.exists(keys.credentials(name, "p1"))
     assert not redis_client.exists(keys.account(name, "p1"))
     assert not redis_client.exists(keys.paper_account(name, "p1"))
+    # Its history outlives it, for JOB_RETENTION_DAYS, marked as of a deleted group.
+    kept = api.get(f"/api/v1/jobs/{activation['id']}").json()
+    assert kept["state"] == "succeeded" and kept["group_deleted"] is True
+    assert 0 < redis_client.ttl(keys.job(activation["id"])) <= 90 * 86400
+    # A new group of the same name starts with no history.
+    assert api.post("/api/v1/groups", json={"name": name}).status_code == 201
+    assert api.get(f"/api/v1/groups/{name}/jobs").json() == []
 
 
 def test_group_with_unfinished_jobs_cannot_be_deleted(api, redis_client):

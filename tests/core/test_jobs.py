@@ -41,7 +41,7 @@ def group(redis_client):
     GroupRegistry(redis_client).create(name)
     yield name
     ids = redis_client.zrange(keys.group_jobs(name), 0, -1)
-    JobRegistry(redis_client).delete_group_jobs(name)
+    JobRegistry(redis_client).retire_group_jobs(name, 1)
     GroupRegistry(redis_client).delete(name)
     leftovers = [keys.exec_claim(i, b) for i in ids for b in ("paper", "robinhood")]
     leftovers += redis_client.keys(f"{keys.idempotency(name, '')}*")
@@ -169,7 +169,7 @@ def test_create_idempotency_key_is_scoped_to_its_group(redis_client, group):
             there.id, created=True
         )
     finally:
-        registry.delete_group_jobs(other_group)
+        registry.retire_group_jobs(other_group, 1)
         GroupRegistry(redis_client).delete(other_group)
         redis_client.delete(keys.idempotency(other_group, "shared"))
 

@@ -59,7 +59,7 @@ def made(redis_client):
     yield job
     jobs, registry = JobRegistry(redis_client), GroupRegistry(redis_client)
     for group in groups:
-        jobs.delete_group_jobs(group)
+        jobs.retire_group_jobs(group, 1)
         registry.delete(group)
         redis_client.delete(*(keys.account(group, n) for n in ("a1", "a2", "r1", "ghost")))
     if leg_keys:
