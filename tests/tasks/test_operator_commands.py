@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import worker_env
-from tests.services import REPO_ROOT, CeleryWorker
+from tests.services import REPO_ROOT, CeleryWorker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -89,3 +93,49 @@ def test_a_cancelled_queue_stays_cancelled_until_the_operator_adds_it_back(opera
     queues = consumed_by(name)
     assert "brokerage.tradier" in queues
     assert "brokerage.webull" not in queues
+
+
+def readme_worker_commands() -> list[str]:
+    readme = (REPO_ROOT / "README.md").read_text()
+    (block,) = [
+        b
+        for b in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+        if "TRADEFLEET_WORKER_BROKERAGES=" in b
+    ]
+    joined = block.replace("\\\n", " ")
+    return [line.strip() for line in joined.splitlines() if line.strip() and line[0] != "#"]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_readme_worker_commands_start_workers_on_the_queues_they_name(index):
+    command = readme_worker_commands()[index]
+    node = re.search(r"-n (\S+)@%h", command).group(1)
+    unique_node = f"{node}-{uuid.uuid4().hex[:6]}"
+    script = command.replace(f"-n {node}@%h", f"-n {unique_node}@%h")
+    proc = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        name = f"{unique_node}@{socket.gethostname()}"
+        brokerages = re.search(r"TRADEFLEET_WORKER_BROKERAGES=(\S+)", command).group(1)
+        wanted = {f"brokerage.{b}" for b in brokerages.split(",")}
+
+        def serving():
+            result = celery("inspect", "active_queues", "-d", name, "-j", "--timeout", "1")
+            if result.returncode != 0:
+                return None
+            queues = {q["name"] for q in json.loads(result.stdout)[name]}
+            return queues if wanted <= queues else None
+
+        queues = wait_until(serving, 60, interval=0.5, message=f"{command} did not serve")
+        assert not {q for q in queues if q.startswith("brokerage.")} - wanted
+        if "TRADEFLEET_WORKER_GROUPS=-" in command:
+            assert not {q for q in queues if q.startswith("group.")}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
