@@ -1,6 +1,12 @@
-"""``flask --app api keys create|list|revoke``: manage API keys; ``schwab login|status``."""
+"""``flask --app api keys create|list|revoke`` (API keys), ``accounts import`` (bulk),
+``schwab login|status``."""
 
 from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -88,7 +94,61 @@ def schwab_status() -> None:
             click.echo(f"  {label}: {value}")
 
 
+accounts_cli = AppGroup("accounts", help="Bulk account operations.")
+
+
+@accounts_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--group", required=True, help="the group the accounts join")
+def import_accounts(path: Path, group: str) -> None:
+    """Import accounts from a CSV (columns name, brokerage, then each credential field) or
+    JSON (a list of {name, brokerage, credentials}) file; one activation job each.
+
+    The file holds credentials: it must not be readable by others (chmod 600). Nothing is
+    imported when any row is wrong.
+    """
+    if path.stat().st_mode & 0o077:
+        raise click.ClickException(
+            f"{path} is readable by others (mode {path.stat().st_mode & 0o777:o}): it holds "
+            f"credentials; run `chmod 600 {path}` first"
+        )
+    try:
+        rows = account_rows(path)
+        submitted = deps.operations().add_accounts(group, rows)
+    except TradefleetError as exc:
+        for row, problems in sorted(exc.errors.get("accounts", {}).items(), key=_row_number):
+            click.echo(f"row {row}: {problems}", err=True)
+        raise click.ClickException(exc.message) from None
+    for item in submitted:
+        click.echo(f"{item.job.account}: activation job {item.job.id}")
+    click.echo(f"{len(submitted)} accounts queued for activation in group {group}")
+
+
+def account_rows(path: Path) -> list[dict]:
+    """The rows of an import file (JSON list, or CSV with credential fields as columns)."""
+    text = path.read_text()
+    if path.suffix.lower() == ".json":
+        rows = json.loads(text)
+        if not isinstance(rows, list):
+            raise click.ClickException(f"{path}: expected a JSON list of accounts")
+        return rows
+    reader = csv.DictReader(io.StringIO(text))
+    return [
+        {
+            "name": (row.pop("name", "") or "").strip(),
+            "brokerage": (row.pop("brokerage", "") or "").strip(),
+            "credentials": {k: v for k, v in row.items() if k and v not in (None, "")},
+        }
+        for row in reader
+    ]
+
+
+def _row_number(item: tuple[str, object]) -> int:
+    return int(item[0]) if item[0].isdigit() else 0
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys_cli)
+    app.cli.add_command(accounts_cli)
     app.cli.add_command(ingest_cli)
     app.cli.add_command(schwab_cli)

@@ -120,6 +120,46 @@ class Operations:
             Conflict: the name belongs to an account of another brokerage.
         """
         self.groups.get(group)
+        job, also = self._prepare_account(group, name, brokerage, credentials)
+        return self._submit(job, also=also)
+
+    def add_accounts(self, group: str, rows: Sequence[dict]) -> list[Submitted]:
+        """Register several accounts, one activation job each, all or none.
+
+        Every row (``name``, ``brokerage``, ``credentials``) is checked first; when any
+        is wrong nothing is written and the error names each bad row and field.
+
+        Raises:
+            NotFound: no such group.
+            InvalidRequest: ``errors`` maps row numbers (from 1) to that row's problems.
+        """
+        self.groups.get(group)
+        prepared, problems, seen = [], {}, set()
+        for number, row in enumerate(rows, start=1):
+            name = row.get("name")
+            try:
+                if name in seen:
+                    raise InvalidRequest(
+                        "repeated account name", errors={"name": [f"{name!r} is on an earlier row"]}
+                    )
+                brokerage = str(row.get("brokerage") or "").strip().lower()
+                prepared.append(
+                    self._prepare_account(group, name, brokerage, row.get("credentials") or {})
+                )
+            except (InvalidRequest, AlreadyExists, Conflict) as exc:
+                problems[str(number)] = exc.errors or {"row": [exc.message]}
+            seen.add(name)
+        if problems:
+            raise InvalidRequest(
+                f"{len(problems)} of {len(rows)} rows are invalid; nothing was imported",
+                errors={"accounts": problems},
+            )
+        return [self._submit(job, also=also) for job, also in prepared]
+
+    def _prepare_account(
+        self, group: str, name: object, brokerage: str, credentials: object
+    ) -> tuple[Job, list[Write]]:
+        """The activation job of a new (or re-activated) account and what it writes along."""
         if not is_valid_name(name):
             raise InvalidRequest("invalid account name", errors={"name": [f"must be {NAME_RULE}"]})
         clean = validate_credentials(brokerage, credentials)
@@ -137,8 +177,7 @@ class Operations:
         if existing:
             account.created_at = existing.created_at
         job = Job(id=new_job_id(), kind=JobKind.ACTIVATE, group=group, account=name)
-        also = [self.vault.write(group, name, clean), *self.accounts.writes(account)]
-        return self._submit(job, also=also)
+        return job, [self.vault.write(group, name, clean), *self.accounts.writes(account)]
 
     def deactivate_account(self, group: str, name: str) -> Submitted | Account:
         """Queue the account's deactivation; an account already inactive is returned as it is.

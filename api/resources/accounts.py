@@ -5,8 +5,9 @@ from flask.views import MethodView
 
 from api import deps
 from api.resources import Blueprint, accepted
-from api.schemas.accounts import AccountCreateSchema, AccountSchema
+from api.schemas.accounts import AccountBulkSchema, AccountCreateSchema, AccountSchema
 from api.schemas.common import JobAcceptedSchema
+from api.schemas.jobs import RetryAcceptedSchema as JobsAcceptedSchema
 from core.models import Account
 
 blp = Blueprint(
@@ -36,6 +37,18 @@ class AccountList(MethodView):
             group, data["name"], data["brokerage"], data["credentials"]
         )
         return accepted(submitted)
+
+
+@blp.route("/bulk")
+class AccountBulk(MethodView):
+    @blp.arguments(AccountBulkSchema)
+    @blp.response(202, JobsAcceptedSchema)
+    @blp.alt_response(404, description="No such group")
+    def post(self, data, group):
+        """Add many accounts at once, one activation job each; every row is checked first and
+        nothing is imported when any row is wrong (422 naming each row and field)."""
+        submitted = deps.operations().add_accounts(group, data["accounts"])
+        return {"jobs": [accepted(s) for s in submitted]}
 
 
 @blp.route("/<string:name>")

@@ -19,6 +19,19 @@ class AccountCreateSchema(StrictSchema):
     )
 
 
+class AccountBulkSchema(StrictSchema):
+    accounts = ma.fields.List(
+        ma.fields.Dict(keys=ma.fields.String()),
+        required=True,
+        load_only=True,
+        validate=ma.validate.Length(min=1, max=1000, error="must list 1 to 1000 accounts"),
+        metadata={
+            "description": "rows of {name, brokerage, credentials}: all are checked first, and "
+            "nothing is imported when any is wrong (errors name the row, from 1, and field)"
+        },
+    )
+
+
 class AccountSchema(ma.Schema):
     """An account as the API shows it: never its credentials."""
 
