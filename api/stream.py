@@ -142,7 +142,8 @@ class Hub:
                 while self.clients():
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
-                        self._dispatch(connection, message)
+                        with self.app.app_context():
+                            self._dispatch(connection, message)
             except redis.RedisError as error:
                 log.warning("ws: event stream lost (%s); closing clients so they resync", error)
                 for client in self.clients():
@@ -161,7 +162,18 @@ class Hub:
         except (TypeError, ValueError):
             log.warning("ws: ignored a malformed event on %s", message.get("channel"))
             return
-        if message["channel"] == keys.quote_events():
+        if not isinstance(event, dict):
+            log.warning("ws: ignored a malformed event on %s", message.get("channel"))
+            return
+        try:
+            self._fan_out(connection, message["channel"], event)
+        except redis.RedisError:
+            raise
+        except Exception:  # one bad event must not stop the stream of every client
+            log.exception("ws: could not fan out an event on %s", message["channel"])
+
+    def _fan_out(self, connection: redis.Redis, channel: str, event: dict) -> None:
+        if channel == keys.quote_events():
             targets = [c for c in self.clients() if c.wants_symbol(str(event.get("symbol")))]
             outgoing = [{"type": "quote", "quote": event, "snapshot": False}] if targets else []
         else:

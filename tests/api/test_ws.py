@@ -225,3 +225,14 @@ def test_ws_two_api_processes_serve_one_stream(api, live_server, api_key):
             )
             assert message["job"]["id"] == job_id
             ws.close()
+
+
+def test_ws_malformed_events_do_not_stop_the_stream(live_server, api_key, redis_client, api):
+    ws = connect(live_server.url, api_key)
+    subscribe(ws, quotes=["WSBAD"])
+    for junk in ("not json", "[1, 2]", '{"symbol": "WSBAD"}'):
+        redis_client.publish(keys.quote_events(), junk)
+    api.set_quote("WSBAD", "7.00")
+    message, _ = receive_until(ws, lambda m: m["type"] == "quote" and "price" in m["quote"])
+    assert message["quote"]["price"] == "7.00"
+    ws.close()
