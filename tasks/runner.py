@@ -73,6 +73,7 @@ class GroupRunner:
         dispatch_leg: Callable[[str, str], None],
         dispatch_advance: Callable[[str], None],
         guard: Callable[[Job], None] | None = None,
+        on_finished: Callable[[Job], None] | None = None,
         drain_budget: float = DRAIN_BUDGET_SECONDS,
     ) -> None:
         """
@@ -81,6 +82,8 @@ class GroupRunner:
                 (raises when the broker is unreachable).
             dispatch_advance: ``(group)``: send ``advance_group`` to the group's queue.
             guard: ``(job)``: the risk rules an inline order leg checks before placing.
+            on_finished: ``(job)``: told once about every job this runner finished (the
+                call that finishes a job is the only one that returns it), e.g. to notify.
             drain_budget: seconds one call of :meth:`advance` runs jobs before handing on.
         """
         self.connection = connection
@@ -91,6 +94,7 @@ class GroupRunner:
         self.dispatch_leg = dispatch_leg
         self.dispatch_advance = dispatch_advance
         self.guard = guard
+        self.on_finished = on_finished or (lambda job: None)
         self.drain_budget = drain_budget
 
     def advance(self, group: str) -> None:
@@ -117,6 +121,7 @@ class GroupRunner:
         """The last leg of ``job_id`` reported: finish the job and go on with its group."""
         job = self.jobs.finish(job_id)
         if job is not None:
+            self.on_finished(job)
             self.dispatch_advance(job.group)
 
     def sweep(self, group: str) -> str | None:
@@ -224,7 +229,7 @@ class GroupRunner:
         if job.state is JobState.QUEUED:
             legs, planned, problem = self._plan(job)
             if problem:
-                self.jobs.fail(job.id, problem)
+                self._finished(self.jobs.fail(job.id, problem))
                 return True
             if self.legs.plan(job.id, json.dumps(legs, sort_keys=True), legs, to_iso(utcnow())):
                 job.legs, job.state = legs, JobState.RUNNING
@@ -269,8 +274,12 @@ class GroupRunner:
                     self.legs.mark_sent(job.id, brokerage)
         if waiting:
             return False
-        self.jobs.finish(job.id, known=None if written is None else (job, written))
+        self._finished(self.jobs.finish(job.id, known=None if written is None else (job, written)))
         return True
+
+    def _finished(self, job: Job | None) -> None:
+        if job is not None:
+            self.on_finished(job)
 
     def _plan(self, job: Job) -> tuple[dict[str, list[str]], dict[str, Account], str]:
         """Which accounts of which brokerage the job covers (and their records, as read
