@@ -46,7 +46,6 @@ __all__ = [
     "align",
     "check_interval",
     "get_provider",
-    "interval_delta",
 ]
 
 # Bar length per interval name.
@@ -144,8 +143,6 @@ def check_interval(interval: str) -> timedelta:
             errors={"interval": [f"must be one of {', '.join(INTERVALS)}"]},
         ) from None
 
-
-interval_delta = check_interval
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
