@@ -7,6 +7,7 @@ from flask import Flask, current_app
 
 from core.accounts import AccountRegistry
 from core.apikeys import ApiKeyStore
+from core.codes import CodeRelay
 from core.connection import redis_client
 from core.groups import GroupRegistry
 from core.jobs import JobRegistry
@@ -42,6 +43,10 @@ def accounts() -> AccountRegistry:
 
 def jobs() -> JobRegistry:
     return JobRegistry(connection())
+
+
+def code_relay() -> CodeRelay:
+    return CodeRelay(connection())
 
 
 def vault() -> Vault:

@@ -45,7 +45,7 @@ def get_broker(
             delay=settings.paper_delay,
             quote_max_age=settings.quote_max_age,
         )
-    return cls(brokerage, settings, group)
+    return cls(brokerage, settings, group, connection=connection)
 
 
 def wipe_ledger(connection: redis.Redis, group: str, account: str, pipeline=None) -> None:

@@ -104,6 +104,21 @@ def leg_resent(job_id: str, brokerage: str) -> str:
     return _key("exec", job_id, brokerage, "resent")
 
 
+def job_waiting(job_id: str) -> str:
+    """Hash account -> JSON of the code prompt it waits on now (``core.codes``); short-lived."""
+    return _key("job", job_id, "waiting")
+
+
+def job_code(job_id: str, account: str) -> str:
+    """List holding a code on its way to one account's waiting AutoRSA run; popped on read."""
+    return _key("job", job_id, "code", account)
+
+
+def job_captcha(job_id: str, account: str) -> str:
+    """Base64 PNG of the captcha one account's AutoRSA run asks about; gone after the answer."""
+    return _key("job", job_id, "captcha", account)
+
+
 def idempotency(group_name: str, idempotency_key: str) -> str:
     """Hash ``job``, ``fingerprint``: the job first created for an ``Idempotency-Key``."""
     return _key("idem", group_name, idempotency_key)

@@ -48,6 +48,9 @@ class Settings:
     autorsa_bin: str = "auto_rsa_bot"  # AUTORSA_BIN
     autorsa_timeout: float = 300.0  # AUTORSA_TIMEOUT (s), default per brokerage run
     autorsa_timeouts: Mapping[str, float] = field(default_factory=dict)  # AUTORSA_TIMEOUTS
+    # AUTORSA_CODE_TIMEOUT (s): how long a run waits for a 2FA code or app approval in all
+    autorsa_code_timeout: float = 120.0
+    autorsa_code_timeouts: Mapping[str, float] = field(default_factory=dict)  # ..._TIMEOUTS
     brokerage_rate_limits: Mapping[str, str] = field(default_factory=dict)  # BROKERAGE_RATE_LIMITS
     brokerage_concurrency: Mapping[str, int] = field(default_factory=dict)  # BROKERAGE_CONCURRENCY
     holdings_refresh_seconds: float = 21600.0  # HOLDINGS_REFRESH_SECONDS; 0 turns it off
@@ -118,6 +121,11 @@ class Settings:
                 k: _parse_float("AUTORSA_TIMEOUTS", k, v)
                 for k, v in _pairs(env, "AUTORSA_TIMEOUTS").items()
             },
+            autorsa_code_timeout=_number(env, "AUTORSA_CODE_TIMEOUT", 120.0, float, minimum=1),
+            autorsa_code_timeouts={
+                k: _parse_float("AUTORSA_CODE_TIMEOUTS", k, v)
+                for k, v in _pairs(env, "AUTORSA_CODE_TIMEOUTS").items()
+            },
             brokerage_rate_limits=_rates(env),
             brokerage_concurrency={
                 k: int(_parse_float("BROKERAGE_CONCURRENCY", k, v))
@@ -154,6 +162,10 @@ class Settings:
     def autorsa_timeout_for(self, brokerage: str) -> float:
         """The time limit of one AutoRSA run for ``brokerage``, in seconds."""
         return self.autorsa_timeouts.get(brokerage, self.autorsa_timeout)
+
+    def autorsa_code_timeout_for(self, brokerage: str) -> float:
+        """How long one AutoRSA run for ``brokerage`` may wait for codes, in seconds."""
+        return self.autorsa_code_timeouts.get(brokerage, self.autorsa_code_timeout)
 
 
 @functools.cache

@@ -46,6 +46,10 @@ def pytest_configure(config) -> None:
             "TRADEFLEET_VISIBILITY_TIMEOUT": "60",
             "AUTORSA_BIN": str(FAKE_AUTORSA),
             "AUTORSA_TIMEOUT": "5",
+            # 2FA waits: short enough for the legs' budget (TRADEFLEET_LEG_TIME_LIMIT is 30 s
+            # here), shorter still where tests let the deadline pass.
+            "AUTORSA_CODE_TIMEOUT": "12",
+            "AUTORSA_CODE_TIMEOUTS": "fidelity=2,robinhood=2",
             # No default watchlist: beat's synthetic quotes would overwrite the tests' prices.
             "WATCHLIST_SYMBOLS": "",
         }
@@ -91,6 +95,8 @@ def worker_env(**overrides: str) -> dict[str, str]:
             "TRADEFLEET_VISIBILITY_TIMEOUT",
             "AUTORSA_BIN",
             "AUTORSA_TIMEOUT",
+            "AUTORSA_CODE_TIMEOUT",
+            "AUTORSA_CODE_TIMEOUTS",
             "WATCHLIST_SYMBOLS",
         )
     }

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Page
 
 from api import deps
 from api.resources import Blueprint, accepted
-from api.schemas.jobs import JobSchema, RetryAcceptedSchema, RetrySchema
+from api.schemas.jobs import (
+    CaptchaQuerySchema,
+    CodeAcceptedSchema,
+    CodeSchema,
+    JobSchema,
+    RetryAcceptedSchema,
+    RetrySchema,
+)
 from core.models import ResultStatus
 
 blp = Blueprint(
@@ -18,8 +26,42 @@ class JobItem(MethodView):
     @blp.response(200, JobSchema)
     @blp.alt_response(404, description="No such job")
     def get(self, job_id):
-        """A job with every account's outcome."""
-        return deps.jobs().fetch(job_id)
+        """A job with every account's outcome, and the accounts waiting for a 2FA code."""
+        job = deps.jobs().fetch(job_id)
+        job.waiting = deps.code_relay().waiting(job_id)
+        return job
+
+
+@blp.route("/jobs/<string:job_id>/codes")
+class JobCodes(MethodView):
+    @blp.arguments(CodeSchema)
+    @blp.response(202, CodeAcceptedSchema)
+    @blp.alt_response(404, description="No such job")
+    @blp.alt_response(409, description="The account is not waiting for a code now")
+    @blp.alt_response(422, description="Not one line of at most 16 printable characters")
+    def post(self, data, job_id):
+        """Give a waiting login its 2FA code (or a captcha's text).
+
+        Only an account the job lists under `waiting` with `kind` `code` takes one,
+        once per prompt; the code goes to its AutoRSA process through Redis and is
+        deleted there when read. It is never logged or stored. What the brokerage
+        makes of it shows in the job's results as usual.
+        """
+        deps.jobs().fetch(job_id, with_results=False)
+        deps.code_relay().deliver(job_id, data["account"], data["code"])
+        return {"account": data["account"], "delivered": True}
+
+
+@blp.route("/jobs/<string:job_id>/captcha")
+class JobCaptcha(MethodView):
+    @blp.arguments(CaptchaQuerySchema, location="query")
+    @blp.alt_response(200, description="The captcha image (PNG)")
+    @blp.alt_response(404, description="No such job, or no captcha waiting for an answer")
+    def get(self, query, job_id):
+        """The captcha image a BBAE or DSPAC login asks about; gone once it is answered."""
+        deps.jobs().fetch(job_id, with_results=False)
+        image = deps.code_relay().captcha(job_id, query["account"])
+        return Response(image, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
 @blp.route("/jobs/<string:job_id>/cancel")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from api.schemas.common import JobAcceptedSchema, StrictSchema
+from core.codes import MAX_CODE_LENGTH
 
 
 class ResultSchema(ma.Schema):
@@ -14,6 +15,21 @@ class ResultSchema(ma.Schema):
     quantity = ma.fields.String(allow_none=True)
     price = ma.fields.String(allow_none=True)
     at = ma.fields.DateTime()
+
+
+class WaitingSchema(ma.Schema):
+    account = ma.fields.String(required=True)
+    brokerage = ma.fields.String(required=True)
+    kind = ma.fields.Function(
+        lambda w: w.kind.value,
+        required=True,
+        metadata={"description": "code: post it to /codes; approval: approve in the app"},
+    )
+    prompt = ma.fields.String(required=True, metadata={"description": "what AutoRSA asked"})
+    deadline = ma.fields.DateTime(required=True, metadata={"description": "then the run stops"})
+    captcha = ma.fields.Boolean(
+        required=True, metadata={"description": "an image to read: GET /captcha?account="}
+    )
 
 
 class JobSchema(ma.Schema):
@@ -31,6 +47,17 @@ class JobSchema(ma.Schema):
         },
     )
     results = ma.fields.List(ma.fields.Nested(ResultSchema), required=True)
+    waiting = ma.fields.List(
+        ma.fields.Nested(WaitingSchema),
+        metadata={"description": "accounts whose login waits for a 2FA code or approval now"},
+    )
+    group_deleted = ma.fields.Boolean(
+        metadata={"description": "its group was deleted; the job stays readable for a while"}
+    )
+    retry_of = ma.fields.String(metadata={"description": "the job this one retries"})
+    retried_by = ma.fields.List(
+        ma.fields.String(), metadata={"description": "the jobs that retried this one"}
+    )
     created_at = ma.fields.DateTime(required=True)
     started_at = ma.fields.DateTime(allow_none=True)
     finished_at = ma.fields.DateTime(allow_none=True)
@@ -57,3 +84,26 @@ class RetrySchema(StrictSchema):
 
 class RetryAcceptedSchema(ma.Schema):
     jobs = ma.fields.List(ma.fields.Nested(JobAcceptedSchema), required=True)
+
+
+class CodeSchema(StrictSchema):
+    account = ma.fields.String(required=True, metadata={"example": "chase1"})
+    # Checked again by core.codes.check_code; a bad code is never echoed back.
+    code = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=ma.validate.Regexp(
+            rf"^ *[ -~]{{1,{MAX_CODE_LENGTH}}} *$",
+            error=f"must be one line of 1 to {MAX_CODE_LENGTH} printable characters",
+        ),
+        metadata={"example": "123456"},
+    )
+
+
+class CodeAcceptedSchema(ma.Schema):
+    account = ma.fields.String(required=True)
+    delivered = ma.fields.Boolean(required=True)
+
+
+class CaptchaQuerySchema(ma.Schema):
+    account = ma.fields.String(required=True)

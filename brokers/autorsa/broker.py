@@ -7,19 +7,27 @@ one after another, so each result belongs to exactly one account of ours.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from typing import Any
+
+import redis
 
 from brokers.autorsa.command import build_holdings_argv, build_trade_argv
 from brokers.autorsa.holdings import HoldingsReading, parse_holdings
+from brokers.autorsa.lines import PromptMatcher
 from brokers.autorsa.parser import parse_trade
+from brokers.autorsa.relay import AccountRelay
 from brokers.autorsa.runner import TERM_GRACE_SECONDS, RunOutcome, run_autorsa
 from brokers.autorsa.scrub import Scrubber
 from brokers.base import AccountHoldings, BrokerAccount, BrokerTraits
 from brokers.credentials import BROKERAGES, autorsa_entry
-from core.errors import InvalidRequest
-from core.models import LegResult, OrderRequest, OrderType, ResultStatus
+from core.codes import CodeRelay
+from core.errors import InvalidRequest, NotFound
+from core.jobs import JobRegistry
+from core.models import LegResult, LegState, OrderRequest, OrderType, ResultStatus
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +66,9 @@ class AutoRSABroker:
         group: the group whose accounts this adapter runs.
         extra_env: variables added to every AutoRSA run's environment (e.g. a
             test stand-in's switches). Never put credentials here.
+        connection: Redis, through which a run's 2FA prompts reach the person
+            and codes come back (:mod:`core.codes`); without it a prompt fails
+            the login at once.
 
     Raises:
         ValueError: ``brokerage`` is not run through AutoRSA.
@@ -79,6 +90,7 @@ class AutoRSABroker:
         group: str,
         *,
         extra_env: Mapping[str, str] | None = None,
+        connection: redis.Redis | None = None,
     ) -> None:
         info = BROKERAGES.get(brokerage)
         if info is None or info.env_var is None or info.label is None:
@@ -89,17 +101,28 @@ class AutoRSABroker:
         self._env_var = info.env_var
         self._label = info.label
         self._extra_env = dict(extra_env or {})
+        self._connection = connection
+        self._prompts = PromptMatcher(brokerage)
 
     # --- Broker protocol -------------------------------------------------------
 
-    def account_time_bound(self) -> float:
-        """One run at its time limit, then killing what is left of it.
+    def account_time_bound(self, order: OrderRequest | None = None) -> float:
+        """One run at its time limit, then killing what is left of it; a sell of
+        everything starts with a holdings read, so it needs room for two (its further
+        runs, one per symbol, each check the leg's deadline themselves).
 
         A run also waits for the account's state lock when another run of the same
         account holds it; within a group's order that only happens to a stale copy of
         a leg, which the leg's lease keeps from running, so the wait is not budgeted.
         """
-        return self.settings.autorsa_timeout_for(self.name) + TERM_GRACE_SECONDS + 5
+        runs = 2 if order is not None and order.sell_all else 1
+        return runs * self._run_bound()
+
+    def _run_bound(self) -> float:
+        # The wait for 2FA codes (AUTORSA_CODE_TIMEOUT, only where AutoRSA can prompt)
+        # is not part of the run's own limit.
+        limit = self.settings.autorsa_timeout_for(self.name) + self._code_timeout()
+        return limit + TERM_GRACE_SECONDS + 5
 
     def activate(self, account: BrokerAccount) -> ActivationResult:
         """Log in and read holdings for ``account`` alone.
@@ -139,7 +162,12 @@ class AutoRSABroker:
         return LegResult(account.name, self.name, ResultStatus.OK, "nothing to release")
 
     def place_orders(
-        self, job_id: str, order: OrderRequest, accounts: list[BrokerAccount]
+        self,
+        job_id: str,
+        order: OrderRequest,
+        accounts: list[BrokerAccount],
+        *,
+        deadline: float | None = None,
     ) -> list[LegResult]:
         """Run ``order`` for each account, one AutoRSA process per account.
 
@@ -157,7 +185,62 @@ class AutoRSABroker:
             ]
         results: list[LegResult] = []
         for account in accounts:
-            results.extend(self._place_for(job_id, order, account))
+            if order.sell_all:
+                results.extend(self._sell_all_for(job_id, order, account, deadline))
+            else:
+                results.extend(self._place_for(job_id, order, account))
+        return results
+
+    def _sell_all_for(
+        self, job_id: str, order: OrderRequest, account: BrokerAccount, deadline: float | None
+    ) -> list[LegResult]:
+        """Read the account's holdings, then sell what it holds of each symbol (one run per
+        symbol: AutoRSA takes one quantity per run); a symbol held not at all is skipped."""
+        reading = self._read_holdings(account)
+        if reading.holdings is None:
+            detail = f"holdings could not be read before selling everything: {reading.error}"
+            return [
+                LegResult.for_order(
+                    account.name, self.name, order, symbol, ResultStatus.FAILED, detail
+                )
+                for symbol in order.symbols
+            ]
+        held: dict[str, Decimal] = {}
+        for position in reading.holdings.positions:
+            symbol = position.symbol.upper()
+            held[symbol] = held.get(symbol, Decimal(0)) + Decimal(position.quantity or "0")
+        results: list[LegResult] = []
+        for symbol in order.symbols:
+            quantity = held.get(symbol, Decimal(0))
+            if quantity <= 0:
+                results.append(
+                    LegResult.for_order(
+                        account.name,
+                        self.name,
+                        order,
+                        symbol,
+                        ResultStatus.SKIPPED,
+                        f"holds no {symbol}: nothing to sell",
+                        quantity=Decimal(0),
+                    )
+                )
+                continue
+            if deadline is not None and time.monotonic() + self._run_bound() > deadline:
+                results.append(
+                    LegResult.for_order(
+                        account.name,
+                        self.name,
+                        order,
+                        symbol,
+                        ResultStatus.FAILED,
+                        "not attempted: the leg's time limit left no room for this run; "
+                        "nothing was sent",
+                        quantity=quantity,
+                    )
+                )
+                continue
+            one = replace(order, symbols=(symbol,), quantity=quantity, sell_all=False)
+            results.extend(self._place_for(job_id, one, account))
         return results
 
     def holdings(
@@ -223,7 +306,7 @@ class AutoRSABroker:
             account.name,
             self.name,
         )
-        outcome = self._run(argv, account, entry)
+        outcome = self._run(argv, account, entry, scrubber, job_id)
         results = parse_trade(
             outcome,
             brokerage=self.name,
@@ -241,7 +324,7 @@ class AutoRSABroker:
             return HoldingsReading(None, prepared)
         entry, scrubber = prepared
         argv = build_holdings_argv(self.settings.autorsa_bin, self.name)
-        outcome = self._run(argv, account, entry)
+        outcome = self._run(argv, account, entry, scrubber, None)
         _log_output(outcome, scrubber, f"holdings {self.group}/{account.name}")
         return parse_holdings(
             outcome,
@@ -261,7 +344,24 @@ class AutoRSABroker:
         secrets = [entry, *account.credentials.values(), *entry.split(":")]
         return entry, Scrubber(secrets)
 
-    def _run(self, argv: list[str], account: BrokerAccount, entry: str) -> RunOutcome:
+    def _run(
+        self,
+        argv: list[str],
+        account: BrokerAccount,
+        entry: str,
+        scrubber: Scrubber,
+        job_id: str | None,
+    ) -> RunOutcome:
+        relay = None
+        if self._connection is not None and self._prompts:
+            relay = AccountRelay(
+                CodeRelay(self._connection),
+                job_id if job_id is not None else (lambda: self._running_job(account.name)),
+                group=self.group,
+                account=account.name,
+                brokerage=self.name,
+                scrub=scrubber,
+            )
         return run_autorsa(
             argv,
             env_var=self._env_var,
@@ -271,7 +371,29 @@ class AutoRSABroker:
             account=account.name,
             timeout=self.settings.autorsa_timeout_for(self.name),
             extra_env=self._extra_env,
+            prompts=self._prompts,
+            relay=relay,
+            code_timeout=self._code_timeout(),
         )
+
+    def _code_timeout(self) -> float:
+        return self.settings.autorsa_code_timeout_for(self.name) if self._prompts else 0.0
+
+    def _running_job(self, account: str) -> str | None:
+        """The job whose leg runs ``account`` now: the head of the group's run order, if
+        its leg of this brokerage is running and holds the account (an activation or a
+        holdings read is not told its job id; :mod:`tasks.runner` keeps the order)."""
+        assert self._connection is not None
+        jobs = JobRegistry(self._connection)
+        head = jobs.head(self.group)
+        if head is None:
+            return None
+        try:
+            job = jobs.fetch(head, with_results=False)
+        except NotFound:
+            return None
+        leg_runs = job.leg_states.get(self.name) is LegState.RUNNING
+        return head if leg_runs and account in job.legs.get(self.name, []) else None
 
 
 def _summary(holdings: AccountHoldings, prefix: str = "") -> str:

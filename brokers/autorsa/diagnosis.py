@@ -169,6 +169,28 @@ def reason_lines(lines: Sequence[str]) -> list[str]:
     return [line for line in cleaned if _REASON_LINE.match(line)]
 
 
+def unanswered(prompt_text: str, approval: bool, waited: float, scrub: Callable[[str], str]) -> str:
+    """Why a run was stopped at a prompt nobody answered in time, scrubbed.
+
+    Args:
+        prompt_text: the prompt AutoRSA printed last (raw).
+        approval: whether it asked for an approval in the app rather than a code.
+        waited: the wait allowance that ran out (``AUTORSA_CODE_TIMEOUT``), in seconds.
+        scrub: the account's scrubber.
+    """
+    asked = _shorten(scrub(prompt_text.strip())) or "a code"
+    if approval:
+        return (
+            f"the login was not approved in the brokerage's app within {waited:g}s "
+            f"(AutoRSA: {asked!r}); the run was stopped"
+        )
+    return (
+        f"no code came within {waited:g}s for AutoRSA's prompt {asked!r} (post it to "
+        "/api/v1/jobs/<id>/codes while the job lists the account as waiting); the run was "
+        "stopped"
+    )
+
+
 def hint_for(text: str) -> str | None:
     """A short explanation of what to do about ``text``, if one is known."""
     for pattern, hint in _HINTS:

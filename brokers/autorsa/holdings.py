@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from brokers.autorsa import diagnosis
 from brokers.autorsa.runner import RunOutcome
 from brokers.base import AccountHoldings, Position
+from core.codes import PromptKind
 
 _RULE = re.compile(r"^=+$")
 _HEADER = re.compile(r"^(?P<name>.+) Holdings$")
@@ -80,6 +81,12 @@ def parse_holdings(
     if outcome.timed_out:
         return HoldingsReading(
             None, f"timed out after {outcome.timeout:g}s while reading holdings at {brokerage}"
+        )
+    if outcome.waited_out and outcome.prompts:
+        prompt = outcome.prompts[-1]
+        approval = prompt.kind is PromptKind.APPROVAL
+        return HoldingsReading(
+            None, diagnosis.unanswered(prompt.text, approval, outcome.code_timeout, scrub)
         )
     startup = diagnosis.startup_failure(outcome.output, outcome.returncode)
     if startup:

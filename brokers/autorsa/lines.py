@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.codes import PromptKind
+
 
 class Kind(StrEnum):
     """What a line says about the order of one symbol (or nothing)."""
@@ -170,6 +172,69 @@ _RULES: tuple[tuple[frozenset[str] | None, Kind, str], ...] = (
 )
 
 _FILLED_STATUSES = {"ok", "success", "received", "routed", "filled", "live", "queued"}
+
+# --- Prompts: AutoRSA waits on the person (reference section 3) ----------------
+# (brokerages, kind, offers ./captcha.png, pattern of the last line of output, matched
+# whole once nothing follows it). A code prompt is ``input()`` on stdin with no newline;
+# an approval is a printed line after which the brokerage is polled.
+_PROMPT_RULES: tuple[tuple[frozenset[str], PromptKind, bool, str], ...] = (
+    (
+        frozenset({"bbae", "dspac"}),
+        PromptKind.CODE,
+        True,
+        r"CAPTCHA image saved to \./captcha\.png\. Please open it and type in the code: ?",
+    ),
+    (frozenset({"bbae", "dspac", "wellsfargo"}), PromptKind.CODE, False, r"Enter security code: ?"),
+    # SoFi asks the same way, though 2.2.0 never gets that far (reference 5.6).
+    (
+        frozenset({"chase", "fidelity", "firstrade", "sofi"}),
+        PromptKind.CODE,
+        False,
+        r"Enter code: ?",
+    ),
+    (
+        frozenset({"robinhood"}),
+        PromptKind.APPROVAL,
+        False,
+        r"(?:You have ~?60 seconds\b.*|Check robinhood app for device approvals method\.\.\.)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """AutoRSA waiting on the person. ``text`` is raw output: scrub it before showing it."""
+
+    kind: PromptKind
+    text: str
+    captcha: bool = False
+
+
+class PromptMatcher:
+    """Recognises the prompts of one brokerage (:data:`_PROMPT_RULES`)."""
+
+    def __init__(self, brokerage: str) -> None:
+        self._rules = [
+            (kind, captcha, re.compile(pattern))
+            for brokerages, kind, captcha, pattern in _PROMPT_RULES
+            if brokerage in brokerages
+        ]
+
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def match(self, line: str) -> Prompt | None:
+        """The prompt ``line`` (the last of the output so far) is, or ``None``."""
+        text = line.strip()
+        for kind, captcha, pattern in self._rules:
+            if pattern.fullmatch(text):
+                return Prompt(kind, text, captcha)
+        return None
+
+
+def can_prompt(brokerage: str) -> bool:
+    """Whether AutoRSA may stop a ``brokerage`` run to wait on the person."""
+    return any(brokerage in brokerages for brokerages, *_ in _PROMPT_RULES)
 
 
 class LineClassifier:

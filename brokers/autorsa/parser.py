@@ -4,7 +4,9 @@ Rules, in order (reference sections 4 and 5):
 
 1. The run never started (binary missing, state busy) → ``failed``.
 2. It timed out → ``unknown`` (a live order may have reached the brokerage;
-   a dry run never places, and its detail says so).
+   a dry run never places, and its detail says so). It was stopped at a prompt
+   nobody answered in time (``AUTORSA_CODE_TIMEOUT``) → ``failed`` if the order
+   step had not begun (a login prompt), else as a timeout (``unknown`` live).
 3. It ended at start-up (PyPI check, argument error, aborted prompt; exit 1)
    before any order step began → ``failed``: nothing was placed. Only the
    output before the first order-step line counts (a broker's order banner
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from brokers.autorsa import diagnosis
 from brokers.autorsa.lines import Kind, LineClassifier, judge_message
 from brokers.autorsa.runner import RunOutcome
+from core.codes import PromptKind
 from core.models import LegResult, OrderRequest, ResultStatus
 
 _BANNER_RULE = re.compile(r"^=+$")
@@ -113,6 +116,9 @@ def parse_trade(
         state = states[symbol]
         if state.verdicts:
             status, detail = _merge(state.verdicts)
+        elif outcome.waited_out:
+            began = order_step < len(lines)
+            status, detail = _waited_out(outcome, brokerage, scrub, began=began, live=live)
         elif outcome.timed_out:
             status, detail = ResultStatus.UNKNOWN, _timeout_detail(outcome, brokerage, live=live)
         elif crashed and not live:
@@ -277,6 +283,29 @@ def _merge(verdicts: dict[str, tuple[ResultStatus, str]]) -> tuple[ResultStatus,
     details = [detail for _, detail in verdicts.values()]
     detail = details[0] if len(details) == 1 else "; ".join(details)
     return status, _shorten(detail)
+
+
+def _waited_out(
+    outcome: RunOutcome, brokerage: str, scrub: Callable[[str], str], *, began: bool, live: bool
+) -> tuple[ResultStatus, str]:
+    """A run stopped at a prompt nobody answered: ``failed`` before the order step (a
+    login prompt), ``unknown`` for a live order whose step had begun (as for a timeout)."""
+    prompt = outcome.prompts[-1] if outcome.prompts else None
+    reason = diagnosis.unanswered(
+        prompt.text if prompt else "",
+        prompt is not None and prompt.kind is PromptKind.APPROVAL,
+        outcome.code_timeout,
+        scrub,
+    )
+    if not began:
+        return ResultStatus.FAILED, f"never reached the order step: {reason}; nothing was placed"
+    if live:
+        return (
+            ResultStatus.UNKNOWN,
+            f"{reason} after the order step began: the order may have reached "
+            f"{brokerage}; check the brokerage before retrying",
+        )
+    return ResultStatus.FAILED, f"dry run: {reason}; a dry run places nothing"
 
 
 def _timeout_detail(outcome: RunOutcome, brokerage: str, *, live: bool) -> str:
