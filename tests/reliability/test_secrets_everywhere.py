@@ -1,7 +1,8 @@
 """One recognisable secret per brokerage, every path run, then everything scanned for it.
 
 Activation, live and dry orders, rejections, login failures, garbage output that
-echoes credentials, and a hung run killed at its limit; then every Redis key and
+echoes credentials, a hung run killed at its limit, and a 2FA code posted to a
+waiting login (the code carries the mark too); then every Redis key and
 value (registry, broker queues with their base64 bodies, unacked messages, result
 backend), every job record, the API's responses, the worker's log and Flower's
 task views must hold none of the secrets in clear.
@@ -171,8 +172,33 @@ def test_no_secret_anywhere_after_every_kind_of_run(api, worker, flower, redis_c
         assert response.status_code == 202, (brokerage, response.text)
         texts.append(response.text)
         activations.append(response.json()["job_id"])
+    # A login that asks for a code, answered through the API with a code that carries MARK.
+    credentials = credentials_for("chase", "otp")
+    response = api.post(
+        f"/api/v1/groups/{group}/accounts",
+        json={"name": "acct-chase-otp", "brokerage": "chase", "credentials": credentials},
+    )
+    assert response.status_code == 202, response.text
+    otp_job = response.json()["job_id"]
+
+    def waiting():
+        job = api.get(f"/api/v1/jobs/{otp_job}").json()
+        texts.append(json.dumps(job))
+        return any(w["account"] == "acct-chase-otp" for w in job.get("waiting", []))
+
+    wait_until(waiting, 90, interval=0.1, message="the otp login never waited for a code")
+    code = api.post(
+        f"/api/v1/jobs/{otp_job}/codes", json={"account": "acct-chase-otp", "code": _secret("c")}
+    )
+    assert code.status_code == 202, code.text
+    texts.append(code.text)
     for job_id in activations:
         texts.append(json.dumps(api.wait_job(job_id, timeout=90)))
+    otp_done = api.wait_job(otp_job, timeout=90)
+    assert otp_done["state"] == "succeeded", otp_done
+    texts.append(json.dumps(otp_done))
+    # Later runs of this account would ask again; it has done its part.
+    assert api.delete(f"/api/v1/groups/{group}/accounts/acct-chase-otp").status_code == 204
 
     # A bad credential set answers 422 without echoing it.
     refused = api.post(
