@@ -21,6 +21,7 @@ from api.resources import (
     market_data,
     positions,
     risk,
+    schedules,
     schwab,
     transactions,
 )
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         fleet_jobs,
         positions,
         risk,
+        schedules,
         market_data,
         schwab,
     ):

@@ -61,6 +61,11 @@ def group_equity_at_open(name: str, day: str) -> str:
     return _key("group", name, "equity", day)
 
 
+def group_schedules(name: str) -> str:
+    """Hash schedule id -> JSON of a group's scheduled orders (``tasks.schedules``)."""
+    return _key("group", name, "schedules")
+
+
 def group_lock(name: str) -> str:
     """Mutex held while a worker advances a group's pending jobs."""
     return _key("group", name, "lock")
@@ -223,6 +228,34 @@ def schwab_login_state(state: str) -> str:
 def schwab_bucket() -> str:
     """Hash ``tokens``, ``at``: the token bucket of Schwab calls shared by every worker."""
     return _key("schwab", "bucket")
+
+
+# Notifications --------------------------------------------------------------
+
+
+def notify_target(target_id: str) -> str:
+    """Hash of one notification target (its URL or bot token sealed by the vault)."""
+    return _key("notify", "target", target_id)
+
+
+def notify_targets() -> str:
+    """Set of every notification target id."""
+    return _key("notify", "targets")
+
+
+def notify_fleet() -> str:
+    """Set of the ids of fleet-wide notification targets (every group's events)."""
+    return _key("notify", "fleet")
+
+
+def notify_group(group_name: str) -> str:
+    """Set of the ids of one group's notification targets."""
+    return _key("notify", "group", group_name)
+
+
+def notify_once(event: str, marker: str) -> str:
+    """Marker that an event was already announced (e.g. one Schwab login near its expiry)."""
+    return _key("notify", "once", event, marker)
 
 
 # Operations -----------------------------------------------------------------

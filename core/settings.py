@@ -17,6 +17,11 @@ from cryptography.fernet import Fernet
 
 from core.errors import ConfigurationError
 
+# Written by `make up` (scripts/up.py) while it runs: its Redis URL, secret key and so on.
+# A process started without them (an operator's `celery -A tasks ...` or `flask --app api
+# ...` in the checkout) reads the ones it lacks from here.
+UP_ENV_PATH = Path("var/up.env")
+
 # A leg's Celery hard time limit is its budget plus this; both stay below the visibility
 # timeout, so a live leg is never delivered twice.
 LEG_TIME_LIMIT_MARGIN = 5
@@ -54,6 +59,8 @@ class Settings:
     brokerage_rate_limits: Mapping[str, str] = field(default_factory=dict)  # BROKERAGE_RATE_LIMITS
     brokerage_concurrency: Mapping[str, int] = field(default_factory=dict)  # BROKERAGE_CONCURRENCY
     holdings_refresh_seconds: float = 21600.0  # HOLDINGS_REFRESH_SECONDS; 0 turns it off
+    job_retention_days: float = 90.0  # JOB_RETENTION_DAYS: a deleted group's jobs stay this long
+    schedule_grace_seconds: float = 300.0  # SCHEDULE_GRACE_SECONDS: a run this late is missed
     influx_url: str = ""  # INFLUX_URL
     influx_token: str = ""  # INFLUX_TOKEN
     influx_org: str = ""  # INFLUX_ORG
@@ -74,19 +81,23 @@ class Settings:
     schwab_base_url: str = "https://api.schwabapi.com"  # SCHWAB_BASE_URL (tests: a local fake)
     schwab_rate_limit: str = "100/m"  # SCHWAB_RATE_LIMIT: Schwab calls, shared by every worker
     schwab_refresh_seconds: float = 60.0  # SCHWAB_REFRESH_SECONDS: the refresher's beat period
+    # TELEGRAM_API_URL: Telegram's Bot API (tests: a local fake); messages go to
+    # <url>/bot<token>/sendMessage
+    telegram_api_url: str = "https://api.telegram.org"
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH user:password[,user:password]
     log_level: str = "INFO"  # LOG_LEVEL
     log_json: bool = False  # TRADEFLEET_LOG_JSON: one JSON object per log line
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``environ`` (default: the process environment).
+        """Build settings from ``environ`` (default: the process environment, completed by
+        ``./var/up.env`` while `make up` runs: see :func:`with_up_env`).
 
         Raises:
             ConfigurationError: a required value is missing or one is malformed;
                 the message names the variable and what is wrong.
         """
-        env = os.environ if environ is None else environ
+        env = with_up_env(os.environ) if environ is None else environ
         redis_url = _required(env, "REDIS_URL", "e.g. redis://localhost:6379/0")
         secret_keys = _fernet_keys(
             _required(env, "TRADEFLEET_SECRET_KEY", "generate one with `make secret-key`")
@@ -134,6 +145,10 @@ class Settings:
             holdings_refresh_seconds=_number(
                 env, "HOLDINGS_REFRESH_SECONDS", 21600.0, float, minimum=0
             ),
+            job_retention_days=_number(env, "JOB_RETENTION_DAYS", 90.0, float, minimum=0.001),
+            schedule_grace_seconds=_number(
+                env, "SCHEDULE_GRACE_SECONDS", 300.0, float, minimum=1
+            ),
             influx_url=env.get("INFLUX_URL", ""),
             influx_token=env.get("INFLUX_TOKEN", ""),
             influx_org=env.get("INFLUX_ORG", ""),
@@ -154,6 +169,7 @@ class Settings:
             schwab_base_url=(env.get("SCHWAB_BASE_URL") or "https://api.schwabapi.com").rstrip("/"),
             schwab_rate_limit=_rate(env, "SCHWAB_RATE_LIMIT", "100/m"),
             schwab_refresh_seconds=_number(env, "SCHWAB_REFRESH_SECONDS", 60.0, float, minimum=1),
+            telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_json=_flag(env, "TRADEFLEET_LOG_JSON", False),
@@ -175,6 +191,23 @@ def get_settings() -> Settings:
         return Settings.from_env()
     except ConfigurationError as exc:
         raise SystemExit(f"tradefleet: {exc.message}") from None
+
+
+def with_up_env(environ: Mapping[str, str], path: Path = UP_ENV_PATH) -> Mapping[str, str]:
+    """``environ`` plus the ``NAME=value`` lines of ``path`` (``./var/up.env``) it leaves unset.
+
+    Variables that are set always win; without the file ``environ`` is returned as it is.
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return environ
+    merged = dict(environ)
+    for line in lines:
+        name, sep, value = line.strip().partition("=")
+        if sep and name and not name.startswith("#") and not merged.get(name):
+            merged[name] = value
+    return merged
 
 
 def _required(env: Mapping[str, str], name: str, hint: str) -> str:

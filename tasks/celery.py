@@ -7,7 +7,14 @@ from core.settings import get_settings
 
 app = Celery(
     "tradefleet",
-    include=["tasks.jobs", "tasks.maintenance", "tasks.consumers", "tasks.tokens", "tasks.market"],
+    include=[
+        "tasks.jobs",
+        "tasks.maintenance",
+        "tasks.consumers",
+        "tasks.tokens",
+        "tasks.market",
+        "tasks.schedules",
+    ],
 )
 app.config_from_object("tasks.config")
 

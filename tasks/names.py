@@ -6,7 +6,9 @@ SWEEP_GROUPS = "tasks.sweep_groups"
 REFRESH_HOLDINGS = "tasks.refresh_holdings"
 HEARTBEAT = "tasks.heartbeat"
 FORGET_ACCOUNT = "tasks.forget_account"
+RUN_SCHEDULE = "tasks.run_schedule"
 REFRESH_SCHWAB_TOKEN = "tasks.refresh_schwab_token"
+DELIVER_NOTIFICATION = "tasks.deliver_notification"
 
 # Remote-control command: workers re-read the groups and adjust their queues.
 SYNC_GROUPS_COMMAND = "tradefleet_sync_groups"
