@@ -16,6 +16,7 @@
     ws: null,
     retryDelay: 1000,
     pendingOrder: null,
+    quotes: new Map(), // symbol -> quote
   };
 
   const $ = (id) => document.getElementById(id);
@@ -157,7 +158,7 @@
     switch (message.type) {
       case "ready":
         state.retryDelay = 1000;
-        state.ws.send(JSON.stringify({ type: "subscribe", groups: ["*"] }));
+        state.ws.send(JSON.stringify({ type: "subscribe", groups: ["*"], quotes: ["*"] }));
         break;
       case "subscribed":
         streamStatus("connected", true);
@@ -168,6 +169,9 @@
         break;
       case "account":
         upsertAccount(message.group, message.account);
+        break;
+      case "quote":
+        upsertQuote(message.quote);
         break;
       case "error":
         streamStatus(message.message, false);
@@ -566,6 +570,103 @@
     }
   }
 
+  // --- Market -----------------------------------------------------------------------------
+
+  function upsertQuote(quote) {
+    const known = state.quotes.get(quote.symbol);
+    if (known && known.as_of > quote.as_of) return;
+    state.quotes.set(quote.symbol, quote);
+    renderQuotes();
+  }
+
+  function renderQuotes() {
+    const symbols = [...state.quotes.keys()].sort();
+    $("quotes-table").tBodies[0].replaceChildren(...symbols.map((symbol) => {
+      const q = state.quotes.get(symbol);
+      return el("tr", { "data-symbol": symbol },
+        el("td", { text: symbol }),
+        el("td", { text: q.price }),
+        el("td", { text: (q.as_of || "").replace("T", " ").slice(0, 19) }),
+        el("td", { text: q.source || "" }));
+    }));
+  }
+
+  async function loadWatchlist() {
+    try {
+      const watchlist = await call("GET", "/api/v1/watchlist");
+      $("watchlist-symbols").value = watchlist.symbols.join(" ");
+      $("watchlist-intervals").textContent = watchlist.intervals.join(", ") || "none";
+    } catch (error) {
+      $("watchlist-error").textContent = error.message;
+    }
+  }
+
+  async function onWatchlist(event) {
+    event.preventDefault();
+    $("watchlist-error").textContent = "";
+    $("watchlist-done").textContent = "";
+    const symbols = $("watchlist-symbols").value.split(/[\s,]+/).filter(Boolean);
+    try {
+      const current = await call("GET", "/api/v1/watchlist");
+      const saved = await call("PUT", "/api/v1/watchlist", { symbols, intervals: current.intervals });
+      $("watchlist-symbols").value = saved.symbols.join(" ");
+      $("watchlist-done").textContent = "Watchlist saved: beat pulls it from its next run.";
+    } catch (error) {
+      const errors = fieldErrors(error);
+      $("watchlist-error").textContent = errors.symbols ? `Watchlist symbols: ${JSON.stringify(errors.symbols)}` : error.message;
+    }
+  }
+
+  async function onChart(event) {
+    event.preventDefault();
+    $("chart-error").textContent = "";
+    const symbol = $("chart-symbol").value.trim().toUpperCase();
+    const interval = $("chart-interval").value;
+    if (!symbol) { $("chart-error").textContent = "Chart symbol: enter a symbol."; return; }
+    try {
+      const bars = await call("GET", `/api/v1/market-data/${encodeURIComponent(symbol)}/bars?interval=${interval}&page_size=500`);
+      if (!bars.length) {
+        show($("chart-figure"), false);
+        $("chart-error").textContent = `No ${interval} bars of ${symbol} stored for the last day.`;
+        return;
+      }
+      drawCandles(bars);
+      $("chart-caption").textContent = `${symbol} ${interval}: ${bars.length} bars from ${bars[0].start} to ${bars[bars.length - 1].start}; last close ${bars[bars.length - 1].close}.`;
+      show($("chart-figure"), true);
+    } catch (error) {
+      show($("chart-figure"), false);
+      $("chart-error").textContent = error.status === 503 ? `Market history is not available: ${error.message}` : error.message;
+    }
+  }
+
+  function drawCandles(bars) {
+    const NS = "http://www.w3.org/2000/svg";
+    const width = 800, height = 300, pad = 4;
+    const lows = bars.map((b) => Number(b.low)), highs = bars.map((b) => Number(b.high));
+    const min = Math.min(...lows), max = Math.max(...highs);
+    const y = (v) => pad + (height - 2 * pad) * (max === min ? 0.5 : (max - v) / (max - min));
+    const step = (width - 2 * pad) / bars.length;
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", `Candlestick chart, low ${min}, high ${max}`);
+    bars.forEach((b, i) => {
+      const [o, c] = [Number(b.open), Number(b.close)];
+      const x = pad + i * step + step / 2;
+      const colour = c >= o ? "#1f6f3a" : "#a3231b";
+      const wick = document.createElementNS(NS, "line");
+      for (const [k, v] of Object.entries({ x1: x, x2: x, y1: y(Number(b.high)), y2: y(Number(b.low)), stroke: colour })) wick.setAttribute(k, v);
+      const body = document.createElementNS(NS, "rect");
+      const top = y(Math.max(o, c));
+      for (const [k, v] of Object.entries({ x: x - step * 0.35, y: top, width: Math.max(step * 0.7, 1), height: Math.max(y(Math.min(o, c)) - top, 1), fill: c >= o ? "#ffffff" : colour, stroke: colour })) body.setAttribute(k, v);
+      const title = document.createElementNS(NS, "title");
+      title.textContent = `${b.start}: open ${b.open}, high ${b.high}, low ${b.low}, close ${b.close}, volume ${b.volume}`;
+      body.append(title);
+      svg.append(wick, body);
+    });
+    $("chart").replaceChildren(svg);
+  }
+
   // --- pages ------------------------------------------------------------------------------
 
   function route() {
@@ -577,6 +678,7 @@
       else link.removeAttribute("aria-current");
     }
     if (page === "fleet") renderFleet();
+    if (page === "market") loadWatchlist();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -597,6 +699,8 @@
     $("account-form").addEventListener("submit", onActivate);
     $("account-brokerage").addEventListener("change", renderCredentialFields);
     $("order-form").addEventListener("submit", onOrder);
+    $("watchlist-form").addEventListener("submit", onWatchlist);
+    $("chart-form").addEventListener("submit", onChart);
     $("order-group").addEventListener("change", renderOrderTargets);
     for (const radio of document.querySelectorAll("input[name=order_type]")) {
       radio.addEventListener("change", () => {

@@ -61,10 +61,15 @@ def test_sign_in_group_paper_account_and_dry_run_result_live(page, api_key, api)
     text = page.text_appears("order-results", r"alice WEBA dry_run")
     assert "succeeded" in page.text_appears("order-result-state", "succeeded")
     assert "dry_run" in text
+    page.screenshot("page-trade")
     page.go("Jobs")
     page.text_appears("jobs-table", rf"{group} transaction buy 2 WEBA market \(dry run\) succeeded")
+    page.screenshot("page-jobs")
     page.go("Fleet")
     page.text_appears("fleet-groups", rf"Group {group}")
+    page.screenshot("page-fleet")
+    page.go("Accounts")
+    page.screenshot("page-accounts")
 
 
 def test_live_order_confirmation_names_the_accounts(page, api_key, api):
@@ -119,3 +124,17 @@ def test_lost_websocket_reconnects_and_keeps_streaming(page, api_key, api, app):
     row = page.driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}'] button")
     row.click()
     page.text_appears("job-results", r"alice paper WEBR dry_run")
+
+
+def test_quote_updates_live_on_the_market_page(page, api_key, api):
+    api.set_quote("WEBQ", "1.00")
+    page.sign_in(api_key)
+    page.go("Market")
+    page.text_appears("quotes-table", r"WEBQ 1\.00")
+    api.set_quote("WEBQ", "1.25")
+    page.text_appears("quotes-table", r"WEBQ 1\.25")
+    page.type("Chart symbol", "WEBQ")
+    page.button("Show chart").click()
+    # No InfluxDB in this session's app, or no bars: said in words either way.
+    page.text_appears("chart-error", r"Market history is not available|No 1m bars of WEBQ")
+    page.screenshot("page-market")
