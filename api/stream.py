@@ -34,6 +34,7 @@ from api.schemas.accounts import AccountSchema
 from api.schemas.jobs import JobSchema
 from core import keys
 from core.accounts import AccountRegistry
+from core.codes import CodeRelay
 from core.connection import redis_client
 from core.errors import NotFound
 from core.groups import GroupRegistry
@@ -195,6 +196,7 @@ def job_messages(connection: redis.Redis, event: dict) -> list[dict[str, Any]]:
         job = JobRegistry(connection).fetch(str(event.get("id")))
     except NotFound:
         return [{"type": "job", "job": event, "snapshot": False}]
+    job.waiting = CodeRelay(connection).waiting(job.id)  # logins waiting for a 2FA code
     out = [{"type": "job", "job": _job_schema.dump(job), "snapshot": False}]
     if job.kind in (JobKind.ACTIVATE, JobKind.DEACTIVATE) and job.account:
         account = AccountRegistry(connection).find(job.group, job.account)

@@ -94,7 +94,7 @@ def check_code(code: object) -> str:
     Raises:
         InvalidRequest: ``code`` is not such a line; the message never repeats it.
     """
-    text = code.strip() if isinstance(code, str) else ""
+    text = code.strip(" ") if isinstance(code, str) else ""
     if not text or len(text) > MAX_CODE_LENGTH or not all(" " <= c <= "~" for c in text):
         raise InvalidRequest(
             "invalid code",
@@ -164,12 +164,7 @@ class CodeRelay:
             pipe.delete(keys.job_captcha(job_id, account))
         removed = pipe.execute()[0]
         if removed:
-            self.connection.publish(
-                keys.job_events(),
-                json.dumps(
-                    {"id": job_id, "group": group, "event": "waiting_over", "account": account}
-                ),
-            )
+            self.connection.publish(keys.job_events(), _over(job_id, group, account))
 
     # The API's side -----------------------------------------------------------
 
@@ -182,8 +177,9 @@ class CodeRelay:
         ]
         return sorted((w for w in found if w.deadline > now), key=lambda w: w.account)
 
-    def deliver(self, job_id: str, account: str, code: object) -> None:
-        """Hand ``code`` to ``account``'s waiting run.
+    def deliver(self, job_id: str, account: str, code: object, *, group: str = "") -> None:
+        """Hand ``code`` to ``account``'s waiting run (``group``: the job's, for the event
+        saying the account no longer waits).
 
         Raises:
             InvalidRequest: not a code (:func:`check_code`).
@@ -201,6 +197,7 @@ class CodeRelay:
         )
         if not delivered:
             raise Conflict(f"account {account!r} of job {job_id} is not waiting for a code")
+        self.connection.publish(keys.job_events(), _over(job_id, group, account))
 
     def captcha(self, job_id: str, account: str) -> bytes:
         """The captcha image ``account``'s run asks about (PNG bytes).
@@ -212,6 +209,10 @@ class CodeRelay:
         if not encoded:
             raise NotFound(f"no captcha is waiting for an answer from account {account!r}")
         return base64.b64decode(encoded)
+
+
+def _over(job_id: str, group: str, account: str) -> str:
+    return json.dumps({"id": job_id, "group": group, "event": "waiting_over", "account": account})
 
 
 def _event(job_id: str, group: str, event: str, wait: CodeWait) -> str:

@@ -47,8 +47,8 @@ class JobCodes(MethodView):
         deleted there when read. It is never logged or stored. What the brokerage
         makes of it shows in the job's results as usual.
         """
-        deps.jobs().fetch(job_id, with_results=False)
-        deps.code_relay().deliver(job_id, data["account"], data["code"])
+        job = deps.jobs().fetch(job_id, with_results=False)
+        deps.code_relay().deliver(job_id, data["account"], data["code"], group=job.group)
         return {"account": data["account"], "delivered": True}
 
 

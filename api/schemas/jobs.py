@@ -93,7 +93,7 @@ class CodeSchema(StrictSchema):
         required=True,
         load_only=True,
         validate=ma.validate.Regexp(
-            rf"^ *[ -~]{{1,{MAX_CODE_LENGTH}}} *$",
+            rf"\A *[ -~]{{1,{MAX_CODE_LENGTH}}} *\Z",
             error=f"must be one line of 1 to {MAX_CODE_LENGTH} printable characters",
         ),
         metadata={"example": "123456"},

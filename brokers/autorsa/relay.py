@@ -56,6 +56,7 @@ class AccountRelay:
         self.brokerage = brokerage
         self.scrub = scrub
         self._job_id: str | None = job if isinstance(job, str) else None
+        self._shown = False  # something of this run is in Redis to clear
 
     def job_id(self) -> str | None:
         if self._job_id is None and callable(self._job):
@@ -78,6 +79,7 @@ class AccountRelay:
             deadline=datetime.fromtimestamp(deadline, UTC),
             captcha=bool(png),
         )
+        self._shown = True
         try:
             self.codes.announce(job_id, self.group, wait, png)
         except redis.RedisError:
@@ -99,8 +101,9 @@ class AccountRelay:
         with contextlib.suppress(FileNotFoundError):
             (home / CAPTCHA_FILE).unlink()
         job_id = self._job_id
-        if job_id is None:
+        if job_id is None or not self._shown:
             return
+        self._shown = False
         try:
             self.codes.clear(job_id, self.group, self.account)
         except redis.RedisError:  # the entry expires after its deadline anyway

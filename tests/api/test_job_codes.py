@@ -190,7 +190,7 @@ def test_codes_for_accounts_not_waiting_and_bad_codes_are_refused(api, redis_cli
     assert _post_code(api, job_id, "p1", "123456").status_code == 409
     assert _post_code(api, job_id, "nobody", "123456").status_code == 409
     assert _post_code(api, "nosuchjob", "p1", "123456").status_code == 404
-    for bad in ("12\n34", "x" * 17, "", "\x1b[2J", 123456):
+    for bad in ("12\n34", "123456\n", "x" * 17, "", "\x1b[2J", 123456):
         response = _post_code(api, job_id, "p1", bad)
         assert response.status_code == 422, (bad, response.text)
         if isinstance(bad, str) and len(bad) > 3:
@@ -201,3 +201,30 @@ def test_codes_for_accounts_not_waiting_and_bad_codes_are_refused(api, redis_cli
     assert extra.status_code == 422
     assert api.get(f"/api/v1/jobs/{job_id}/captcha?account=p1").status_code == 404
     assert not list(redis_client.scan_iter(f"tf:job:{job_id}:code:*"))
+
+
+def test_live_stream_shows_the_wait_and_its_end(api, live_server, api_key) -> None:
+    from tests.api.test_ws import connect, receive_until, subscribe
+
+    group = api.create_group()
+    ws = connect(live_server.url, api_key)
+    subscribe(ws, groups=[group])
+    credentials = {"username": "me@x.io", "password": "otp-pw7714", "phone_last4": "1234"}
+    job_id = _activate(api, group, "chase3", "chase", credentials)
+
+    def waits(message):
+        job = message.get("job") or {}
+        return message["type"] == "job" and job.get("id") == job_id and job.get("waiting")
+
+    message, _ = receive_until(ws, waits, timeout=30)
+    (entry,) = message["job"]["waiting"]
+    assert entry["account"] == "chase3" and entry["kind"] == "code"
+    assert _post_code(api, job_id, "chase3", _code()).status_code == 202
+
+    def over(message):
+        job = message.get("job") or {}
+        return message["type"] == "job" and job.get("id") == job_id and not job.get("waiting")
+
+    receive_until(ws, over, timeout=30)
+    assert api.wait_job(job_id, timeout=40)["state"] == "succeeded"
+    ws.close()
