@@ -33,7 +33,9 @@ def test_check_code_accepts_one_printable_line(code) -> None:
     assert check_code(code) == code.strip()
 
 
-@pytest.mark.parametrize("code", ["", "   ", "1\n2", "1\r", "123456\n", "\t1", "a" * 17, "\x00", "é", None, 12])
+@pytest.mark.parametrize(
+    "code", ["", "   ", "1\n2", "1\r", "123456\n", "\t1", "a" * 17, "\x00", "é", None, 12]
+)
 def test_check_code_refuses_anything_else_without_repeating_it(code) -> None:
     with pytest.raises(InvalidRequest) as raised:
         check_code(code)
