@@ -19,6 +19,7 @@ from api.resources import (
     health,
     jobs,
     market_data,
+    notifications,
     positions,
     risk,
     schedules,
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         schedules,
         market_data,
         schwab,
+        notifications,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(compat.blp)

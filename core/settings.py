@@ -26,6 +26,8 @@ UP_ENV_PATH = Path("var/up.env")
 # timeout, so a live leg is never delivered twice.
 LEG_TIME_LIMIT_MARGIN = 5
 
+TELEGRAM_API_URL = "https://api.telegram.org"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -83,7 +85,7 @@ class Settings:
     schwab_refresh_seconds: float = 60.0  # SCHWAB_REFRESH_SECONDS: the refresher's beat period
     # TELEGRAM_API_URL: Telegram's Bot API (tests: a local fake); messages go to
     # <url>/bot<token>/sendMessage
-    telegram_api_url: str = "https://api.telegram.org"
+    telegram_api_url: str = TELEGRAM_API_URL
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH user:password[,user:password]
     log_level: str = "INFO"  # LOG_LEVEL
     log_json: bool = False  # TRADEFLEET_LOG_JSON: one JSON object per log line
@@ -146,9 +148,7 @@ class Settings:
                 env, "HOLDINGS_REFRESH_SECONDS", 21600.0, float, minimum=0
             ),
             job_retention_days=_number(env, "JOB_RETENTION_DAYS", 90.0, float, minimum=0.001),
-            schedule_grace_seconds=_number(
-                env, "SCHEDULE_GRACE_SECONDS", 300.0, float, minimum=1
-            ),
+            schedule_grace_seconds=_number(env, "SCHEDULE_GRACE_SECONDS", 300.0, float, minimum=1),
             influx_url=env.get("INFLUX_URL", ""),
             influx_token=env.get("INFLUX_TOKEN", ""),
             influx_org=env.get("INFLUX_ORG", ""),
@@ -169,7 +169,7 @@ class Settings:
             schwab_base_url=(env.get("SCHWAB_BASE_URL") or "https://api.schwabapi.com").rstrip("/"),
             schwab_rate_limit=_rate(env, "SCHWAB_RATE_LIMIT", "100/m"),
             schwab_refresh_seconds=_number(env, "SCHWAB_REFRESH_SECONDS", 60.0, float, minimum=1),
-            telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
+            telegram_api_url=(env.get("TELEGRAM_API_URL") or TELEGRAM_API_URL).rstrip("/"),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_json=_flag(env, "TRADEFLEET_LOG_JSON", False),

@@ -14,6 +14,7 @@ app = Celery(
         "tasks.tokens",
         "tasks.market",
         "tasks.schedules",
+        "tasks.notify",
     ],
 )
 app.config_from_object("tasks.config")

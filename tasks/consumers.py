@@ -48,6 +48,10 @@ def _existing_queues() -> tuple[set[str], set[str]]:
     }
     brokerages = settings.worker_brokerages or AUTORSA_BROKERAGES
     wanted |= {routing.brokerage_queue(b) for b in brokerages if b != routing.NONE}
+    # Every worker delivers notifications, whatever its -Q (a slow receiver never waits on
+    # a busy group's worker).
+    existing.add(routing.NOTIFICATIONS_QUEUE)
+    wanted.add(routing.NOTIFICATIONS_QUEUE)
     return existing, wanted
 
 
@@ -75,7 +79,7 @@ def _choices(consumer) -> _OperatorChoices:
 def sync_queues(consumer) -> dict[str, list[str]]:
     """Consume the queues this worker should, keep an operator's cancels and adds, and stop
     consuming deleted groups' queues."""
-    ours = (routing.GROUP_PREFIX, routing.BROKERAGE_PREFIX)
+    ours = (routing.GROUP_PREFIX, routing.BROKERAGE_PREFIX, routing.NOTIFICATIONS_QUEUE)
     connected = consumer.task_consumer is not None
     current = {q.name for q in consumer.task_consumer.queues} if connected else set()
     current = {q for q in current if q.startswith(ours)}

@@ -10,7 +10,7 @@ from brokers.autorsa import wipe_state
 from brokers.execution import LegThrottled
 from brokers.execution import run_leg as execute
 from core.settings import LEG_TIME_LIMIT_MARGIN
-from tasks import context, names, routing
+from tasks import context, names, notify, routing
 from tasks.celery import app
 from tasks.risk import leg_guard
 from tasks.runner import GroupRunner
@@ -23,6 +23,7 @@ def runner() -> GroupRunner:
         dispatch_leg=send_leg,
         dispatch_advance=send_advance,
         guard=leg_guard(context.connection(), context.settings()),
+        on_finished=notify.job_finished,
     )
 
 

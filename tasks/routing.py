@@ -4,6 +4,8 @@
 * ``brokerage.<name>``: legs that call out to a brokerage, so browser-driven
   brokerages can have their own workers, concurrency and rate limits.
 * ``market`` and ``strategies`` for beat work; ``default`` for the rest.
+* ``notifications``: webhook, Discord and Telegram deliveries (every worker consumes
+  it, so a slow receiver never holds up a job).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from fnmatch import fnmatchcase
 GROUP_PREFIX = "group."
 BROKERAGE_PREFIX = "brokerage."
 DEFAULT_QUEUE = "default"
-STATIC_QUEUES = (DEFAULT_QUEUE, "market", "strategies")
+NOTIFICATIONS_QUEUE = "notifications"
+STATIC_QUEUES = (DEFAULT_QUEUE, "market", "strategies", NOTIFICATIONS_QUEUE)
 
 
 def group_queue(group: str) -> str:

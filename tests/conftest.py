@@ -23,6 +23,7 @@ from tests.services import (
     InfluxServer,
     LiveServer,
     RedisServer,
+    free_port,
     wait_until,
 )
 
@@ -52,6 +53,8 @@ def pytest_configure(config) -> None:
             "AUTORSA_CODE_TIMEOUTS": "fidelity=2,robinhood=2",
             # No default watchlist: beat's synthetic quotes would overwrite the tests' prices.
             "WATCHLIST_SYMBOLS": "",
+            # Telegram's Bot API is a local server the notification tests start on this port.
+            "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}/telegram",
         }
     )
     # Market history on for the app under test (the bars route answers, not 503), when
@@ -98,6 +101,7 @@ def worker_env(**overrides: str) -> dict[str, str]:
             "AUTORSA_CODE_TIMEOUT",
             "AUTORSA_CODE_TIMEOUTS",
             "WATCHLIST_SYMBOLS",
+            "TELEGRAM_API_URL",
         )
     }
     env.update(overrides)
