@@ -1,0 +1,493 @@
+"""Backtest runs kept in Redis: the record a client polls, the bars its workers read, the
+chunks of a grid and their ranking.
+
+A run is one parameter set (``kind`` ``single``: one chunk, full trades and equity) or a
+grid (``kind`` ``grid``: the combinations cut into chunks of ``chunk_size``; each chunk is
+one worker task, and the task that records the last chunk ranks them all and runs the best
+set once more for its trades and equity). The bars go to workers by reference: they are
+written once, as JSON arrays, under :func:`core.keys.backtest_bars`, expiring after
+``BARS_TTL_SECONDS``; tasks carry only the run id and a chunk number.
+
+Statistics are those of :mod:`strategies._stats`, with NaN written as ``null``. A grid is
+ranked by ``rank_by`` (higher is better for every metric offered; ``max_drawdown_pct`` is
+negative, so the shallowest drawdown ranks first); NaN ranks last.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
+from typing import Any
+
+import numpy as np
+import redis
+
+from core import keys
+from core.errors import NotFound
+from core.models import to_iso, utcnow
+from strategies.backtest import BacktestResult, run_backtest
+from strategies.bars import Bars, as_bars
+from strategies.errors import InvalidBacktest
+from strategies.grid import chunks, grid_combinations, run_grid
+from strategies.registry import get_strategy
+
+BARS_TTL_SECONDS = 24 * 3600
+RECORD_TTL_SECONDS = 30 * 86400
+CHUNK_SIZE = 20
+RANKED_KEPT = 100  # ranked grid results shown on the record
+RANK_METRICS = (
+    "sharpe",
+    "return_pct",
+    "equity_final",
+    "sortino",
+    "calmar",
+    "cagr_pct",
+    "max_drawdown_pct",
+    "win_rate_pct",
+    "profit_factor",
+    "expectancy_pct",
+    "sqn",
+)
+CSV_COLUMNS = ("time", "open", "high", "low", "close", "volume")
+
+# Store a chunk once (a redelivered task finds it there) and count it; returns
+# [chunks done, combinations done], or [-1, -1] when the chunk was stored already.
+_RECORD_CHUNK = """
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return {-1, -1} end
+local chunks = redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
+local done = redis.call('HINCRBY', KEYS[1], 'done', tonumber(ARGV[3]))
+return {chunks, done}
+"""
+
+
+class BacktestState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass
+class BacktestRun:
+    """One backtest run's record. ``source`` says where the bars came from
+    (``{"symbol", "interval", "start", "end"}`` or ``{"inline": True}``)."""
+
+    id: str
+    strategy: str
+    kind: str  # "single" or "grid"
+    params: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    cash: float = 10_000.0
+    commission: float = 0.0
+    finalize_trades: bool = False
+    rank_by: str = "sharpe"
+    chunk_size: int = CHUNK_SIZE
+    source: dict[str, Any] = field(default_factory=dict)
+    bars: int = 0
+    state: BacktestState = BacktestState.QUEUED
+    total: int = 1  # parameter sets
+    done: int = 0
+    chunks: int = 1
+    chunks_done: int = 0
+    created_at: str = field(default_factory=lambda: to_iso(utcnow()))
+    started_at: str = ""
+    finished_at: str = ""
+    error: str = ""
+    stats: dict[str, Any] | None = None
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    open_trade: dict[str, Any] | None = None
+    best_params: dict[str, Any] | None = None
+    ranked: list[dict[str, Any]] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)
+
+    _JSON = ("params", "grid", "source", "stats", "trades", "open_trade", "best_params", "ranked")
+    _INT = ("bars", "total", "done", "chunks", "chunks_done", "chunk_size")
+
+    @property
+    def progress_pct(self) -> float:
+        return round(100.0 * self.done / self.total, 1) if self.total else 100.0
+
+    def to_hash(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name in self._JSON:
+                out[name] = json.dumps(plain(value))
+            elif name == "workers":
+                out[name] = json.dumps(value)
+            elif isinstance(value, bool):
+                out[name] = "1" if value else "0"
+            elif isinstance(value, Enum):
+                out[name] = value.value
+            else:
+                out[name] = str(value)
+        return out
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[str, str]) -> BacktestRun:
+        data: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            if name not in raw:
+                continue
+            value = raw[name]
+            if name in cls._JSON or name == "workers":
+                data[name] = json.loads(value)
+            elif name in cls._INT:
+                data[name] = int(value)
+            elif name in ("cash", "commission"):
+                data[name] = float(value)
+            elif name == "finalize_trades":
+                data[name] = value == "1"
+            elif name == "state":
+                data[name] = BacktestState(value)
+            else:
+                data[name] = value
+        return cls(**data)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and NaN/inf as ``None`` (JSON-safe)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def rank(
+    results: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], metric: str
+) -> list[dict[str, Any]]:
+    """``[{"params", "stats"}, ...]`` best first by ``metric`` (ties keep grid order; NaN last)."""
+
+    def score(item: tuple[int, tuple[Mapping, Mapping]]) -> tuple[int, float, int]:
+        index, (_params, stats) = item
+        value = stats.get(metric)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return (1, 0.0, index)
+        return (0, -float(value), index)
+
+    ordered = sorted(enumerate(results), key=score)
+    return [{"params": dict(p), "stats": plain(dict(s))} for _i, (p, s) in ordered]
+
+
+def check_rank_by(metric: str) -> str:
+    if metric not in RANK_METRICS:
+        raise InvalidBacktest(
+            f"rank_by must be one of {', '.join(RANK_METRICS)}, got {metric!r}",
+            errors={"rank_by": f"one of {', '.join(RANK_METRICS)}"},
+        )
+    return metric
+
+
+# Bars ---------------------------------------------------------------------------
+
+
+def bars_from_csv(text: str, *, argument: str = "data") -> Bars:
+    """Bars from CSV text with a ``time,open,high,low,close,volume`` header (``volume``
+    optional). Times are ISO 8601 (a date, or a date and time; one with a zone is taken
+    in UTC) or epoch seconds.
+
+    Raises:
+        InvalidBacktest: no header, a missing column, or a row that does not parse
+            (the message names the row).
+    """
+    reader = csv.reader(io.StringIO(text.strip()))
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in CSV_COLUMNS[:5] if c not in header]
+    if missing:
+        raise InvalidBacktest(
+            f"{argument}: the CSV header needs time,open,high,low,close[,volume]; "
+            f"missing {', '.join(missing)}",
+            errors={argument: f"missing column {', '.join(missing)}"},
+        )
+    where = {c: header.index(c) for c in CSV_COLUMNS if c in header}
+    columns: dict[str, list] = {c: [] for c in where}
+    for number, row in enumerate(reader, start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        try:
+            for name, at in where.items():
+                cell = row[at].strip()
+                columns[name].append(_time(cell) if name == "time" else float(cell or "nan"))
+        except (IndexError, ValueError):
+            raise InvalidBacktest(
+                f"{argument}: line {number} does not parse ({','.join(row)[:80]!r})",
+                errors={argument: f"line {number}"},
+            ) from None
+    times = columns.pop("time")
+    return as_bars({**columns, "time": np.array(times, dtype="datetime64[ns]")}, argument=argument)
+
+
+def _time(cell: str) -> np.datetime64:
+    try:
+        seconds = float(cell)
+    except ValueError:
+        moment = datetime.fromisoformat(cell.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return np.datetime64(moment, "ns")
+    return np.datetime64(int(seconds * 1e9), "ns")
+
+
+def bars_from_store(bars: Sequence[Any]) -> Bars:
+    """:class:`Bars` from the store's ``ingest.providers.base.Bar`` rows (times in UTC)."""
+    if not bars:
+        raise InvalidBacktest("no bars", errors={"symbol": "no bars stored in that range"})
+    return as_bars(
+        {
+            "open": [float(b.open) for b in bars],
+            "high": [float(b.high) for b in bars],
+            "low": [float(b.low) for b in bars],
+            "close": [float(b.close) for b in bars],
+            "volume": [float(b.volume) for b in bars],
+            "time": np.array(
+                [b.start.astimezone(UTC).replace(tzinfo=None) for b in bars],
+                dtype="datetime64[ns]",
+            ),
+        }
+    )
+
+
+def _bars_json(bars: Bars) -> str:
+    data = {
+        name: getattr(bars, name).tolist() for name in ("open", "high", "low", "close", "volume")
+    }
+    data["volume"] = [None if math.isnan(v) else v for v in data["volume"]]
+    data["time"] = None if bars.time is None else bars.time.astype(np.int64).tolist()
+    return json.dumps(data)
+
+
+def _bars_from_json(text: str) -> Bars:
+    data = json.loads(text)
+    time = data.pop("time")
+    data["volume"] = [np.nan if v is None else v for v in data["volume"]]
+    if time is not None:
+        data["time"] = np.array(time, dtype=np.int64).astype("datetime64[ns]")
+    return as_bars(data)
+
+
+# The book -----------------------------------------------------------------------
+
+
+class BacktestBook:
+    """Backtest records, their bars and their chunks in Redis."""
+
+    def __init__(self, connection: redis.Redis) -> None:
+        self.connection = connection
+        self._record_chunk = connection.register_script(_RECORD_CHUNK)
+
+    def prepare(
+        self,
+        strategy: str,
+        bars: Bars,
+        *,
+        params: Mapping[str, Any] | None = None,
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        cash: float = 10_000,
+        commission: float = 0.0,
+        finalize_trades: bool = False,
+        rank_by: str = "sharpe",
+        source: Mapping[str, Any] | None = None,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> BacktestRun:
+        """A checked, unsaved run (see :meth:`save`).
+
+        Raises:
+            InvalidBacktest: unknown strategy, bad parameters, grid, options or metric;
+                ``errors`` names the field (``params.fast``, ``grid.slow``, ``cash``...).
+        """
+        from strategies.backtest import check_options
+
+        cls = get_strategy(strategy)
+        cash_f, comm = check_options(cash, commission)
+        check_rank_by(rank_by)
+        if grid:
+            try:
+                sets = grid_combinations(cls, grid)
+            except InvalidBacktest as exc:
+                raise InvalidBacktest(exc.message, errors={"grid": exc.errors}) from None
+            if not sets:
+                raise InvalidBacktest(
+                    f"grid: no combination passes {cls.name}'s constraint",
+                    errors={"grid": "no valid combination"},
+                )
+            kind, total, checked = "grid", len(sets), {}
+        else:
+            try:
+                checked = cls.check_params(params or {})
+            except InvalidBacktest as exc:
+                raise InvalidBacktest(exc.message, errors={"params": exc.errors}) from None
+            kind, total = "single", 1
+        return BacktestRun(
+            id=uuid.uuid4().hex[:16],
+            strategy=cls.name,
+            kind=kind,
+            params=checked,
+            grid={k: [cls.params[k].check(k, x) for x in v] for k, v in (grid or {}).items()},
+            cash=cash_f,
+            commission=comm,
+            finalize_trades=bool(finalize_trades),
+            rank_by=rank_by,
+            chunk_size=chunk_size,
+            source=dict(source or {}),
+            bars=len(bars),
+            total=total,
+            chunks=-(-total // chunk_size) if kind == "grid" else 1,
+        )
+
+    def save(self, run: BacktestRun, bars: Bars) -> BacktestRun:
+        """Write the record and its bars (expiring) in one step."""
+        with self.connection.pipeline() as pipe:
+            pipe.hset(keys.backtest(run.id), mapping=run.to_hash())
+            pipe.expire(keys.backtest(run.id), RECORD_TTL_SECONDS)
+            pipe.set(keys.backtest_bars(run.id), _bars_json(bars), ex=BARS_TTL_SECONDS)
+            pipe.execute()
+        return run
+
+    def get(self, backtest_id: str) -> BacktestRun:
+        """Raises: NotFound."""
+        raw = self.connection.hgetall(keys.backtest(backtest_id))
+        if not raw:
+            raise NotFound(f"backtest {backtest_id!r} does not exist (or has expired)")
+        return BacktestRun.from_hash(raw)
+
+    def equity(self, backtest_id: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(equity, time)`` of a finished run (the best set's, for a grid).
+
+        Raises:
+            NotFound: no such run, or it has not finished.
+        """
+        raw = self.connection.hget(keys.backtest(backtest_id), "equity")
+        if not raw:
+            self.get(backtest_id)
+            raise NotFound(f"backtest {backtest_id!r} has no equity curve yet (not finished)")
+        data = json.loads(raw)
+        equity = np.array([np.nan if v is None else v for v in data["equity"]], dtype=float)
+        time = data.get("time")
+        return equity, None if time is None else np.array(time, dtype=np.int64).astype(
+            "datetime64[ns]"
+        )
+
+    def bars(self, backtest_id: str) -> Bars:
+        """Raises: InvalidBacktest (the bars expired before the run)."""
+        raw = self.connection.get(keys.backtest_bars(backtest_id))
+        if raw is None:
+            raise InvalidBacktest(
+                f"backtest {backtest_id}: its bars expired before it ran; submit it again"
+            )
+        return _bars_from_json(raw)
+
+    def start(self, run: BacktestRun) -> None:
+        fields = {"state": BacktestState.RUNNING.value}
+        if not run.started_at:
+            fields["started_at"] = to_iso(utcnow())
+        self.connection.hset(keys.backtest(run.id), mapping=fields)
+
+    def fail(self, backtest_id: str, message: str) -> None:
+        self.connection.hset(
+            keys.backtest(backtest_id),
+            mapping={
+                "state": BacktestState.FAILED.value,
+                "error": message,
+                "finished_at": to_iso(utcnow()),
+            },
+        )
+        self.connection.delete(keys.backtest_bars(backtest_id))
+
+    def finish(self, run: BacktestRun, result: BacktestResult, **extra: Any) -> None:
+        """Write ``result`` (stats, trades, equity) and mark the run succeeded."""
+        time = None if result.time is None else result.time.astype(np.int64).tolist()
+        fields = {
+            "stats": json.dumps(plain(result.stats)),
+            "trades": json.dumps([plain(t.to_dict()) for t in result.trades]),
+            "open_trade": json.dumps(
+                None if result.open_trade is None else plain(result.open_trade.to_dict())
+            ),
+            "equity": json.dumps({"equity": plain(result.equity.tolist()), "time": time}),
+            "state": BacktestState.SUCCEEDED.value,
+            "finished_at": to_iso(utcnow()),
+            **{k: json.dumps(plain(v)) for k, v in extra.items()},
+        }
+        if run.kind == "single":
+            fields["done"] = "1"
+            fields["chunks_done"] = "1"
+        with self.connection.pipeline() as pipe:
+            pipe.hset(keys.backtest(run.id), mapping=fields)
+            pipe.delete(keys.backtest_bars(run.id), keys.backtest_chunks(run.id))
+            pipe.execute()
+
+    def record_chunk(
+        self, run: BacktestRun, index: int, results: list[tuple[dict, dict]], worker: str
+    ) -> bool:
+        """Keep chunk ``index``'s results (once); True when it was the last chunk."""
+        payload = json.dumps({"worker": worker, "results": plain([list(r) for r in results])})
+        chunks_done, _done = self._record_chunk(
+            keys=[keys.backtest(run.id), keys.backtest_chunks(run.id)],
+            args=[str(index), payload, len(results)],
+        )
+        return int(chunks_done) == run.chunks
+
+    def chunk_results(self, run: BacktestRun) -> tuple[list[tuple[dict, dict]], list[str]]:
+        """Every chunk's ``(params, stats)`` in grid order, and the workers that ran them."""
+        raw = self.connection.hgetall(keys.backtest_chunks(run.id))
+        results, workers = [], []
+        for index in sorted(raw, key=int):
+            chunk = json.loads(raw[index])
+            results += [(p, s) for p, s in chunk["results"]]
+            workers.append(chunk["worker"])
+        return results, sorted(set(workers))
+
+
+def chunk_sets(run: BacktestRun, index: int) -> list[dict[str, Any]]:
+    """The parameter sets of chunk ``index`` of a grid run (the same on every worker)."""
+    sets = grid_combinations(get_strategy(run.strategy), run.grid)
+    return list(chunks(sets, run.chunk_size))[index]
+
+
+def run_chunk(book: BacktestBook, backtest_id: str, index: int, *, worker: str = "") -> None:
+    """Run chunk ``index`` of a backtest; the last chunk of a grid ranks the grid and runs
+    its best set for trades and equity. A chunk of a finished run, or one already
+    recorded, does nothing. Bad input or a broken strategy marks the run failed.
+
+    Raises:
+        NotFound: no such run.
+    """
+    from strategies.errors import StrategyError
+
+    run = book.get(backtest_id)
+    if run.state in (BacktestState.SUCCEEDED, BacktestState.FAILED):
+        return
+    book.start(run)
+    try:
+        bars = book.bars(run.id)
+        cls = get_strategy(run.strategy)
+        options = {
+            "cash": run.cash,
+            "commission": run.commission,
+            "finalize_trades": run.finalize_trades,
+        }
+        if run.kind == "single":
+            result = run_backtest(bars, cls, run.params, **options)
+            book.finish(run, result, workers=[worker], best_params=None)
+            return
+        results = run_grid(bars, cls, param_sets=chunk_sets(run, index), **options)
+        if not book.record_chunk(run, index, results, worker):
+            return
+        everything, workers = book.chunk_results(run)
+        ranked = rank(everything, run.rank_by)
+        best = ranked[0]["params"]
+        result = run_backtest(bars, cls, best, **options)
+        book.finish(run, result, best_params=best, ranked=ranked[:RANKED_KEPT], workers=workers)
+    except (InvalidBacktest, StrategyError) as exc:
+        book.fail(run.id, exc.message)

@@ -1,0 +1,155 @@
+"""Backtests as jobs: through the API and real workers (one run, a grid over two workers),
+bad input, and the in-process CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from strategies import get_strategy, run_backtest, run_grid
+from strategies.backtest_runs import bars_from_csv, plain, rank
+from tests.conftest import wait_for, worker_env
+from tests.services import CeleryWorker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def goog_csv() -> str:
+    from backtesting.test import GOOG
+
+    frame = GOOG.copy()
+    frame.columns = [c.lower() for c in frame.columns]
+    return frame.to_csv(index_label="time")
+
+
+def _finished(api, backtest_id: str, timeout: float = 60) -> dict:
+    def done():
+        body = api.get(f"/api/v1/backtests/{backtest_id}").json()
+        return body if body["state"] in ("succeeded", "failed") else None
+
+    return wait_for(done, timeout, f"backtest {backtest_id} did not finish")
+
+
+def test_backtest_job_equals_run_backtest_in_process(api, goog_csv):
+    spec = {"fast": 10, "slow": 20}
+    response = api.post(
+        "/api/v1/backtests",
+        json={"strategy": "sma_cross", "params": spec, "commission": 0.002, "data": goog_csv},
+    )
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert accepted["status_url"] == f"/api/v1/backtests/{accepted['backtest_id']}"
+    body = _finished(api, accepted["backtest_id"])
+    assert body["state"] == "succeeded", body
+    assert body["progress"] == {"done": 1, "total": 1, "chunks_done": 1, "chunks": 1, "pct": 100.0}
+
+    local = run_backtest(
+        bars_from_csv(goog_csv), get_strategy("sma_cross"), spec, commission=0.002
+    )
+    assert body["stats"] == plain(local.stats)
+    assert body["stats"]["trades"] == len(local.trades) > 0
+    assert [
+        (t["entry_bar"], t["exit_bar"], t["size"], t["entry_price"], t["exit_price"], t["pnl"])
+        for t in body["trades"]
+    ] == [
+        (t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price, t.pnl)
+        for t in local.trades
+    ]
+    assert body["trades"][0]["entry_time"].startswith("2004-")
+
+    png = api.get(accepted["equity_url"])
+    assert png.status_code == 200
+    assert png.headers["Content-Type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.fixture(scope="module")
+def second_worker(redis_server):
+    """Serves only the strategies queue (no group, no brokerage)."""
+    env = worker_env(TRADEFLEET_WORKER_GROUPS="-", TRADEFLEET_WORKER_BROKERAGES="-")
+    with CeleryWorker(env, queues="strategies", concurrency=2) as running:
+        yield running
+
+
+def test_grid_fans_out_over_two_workers_and_ranks(api, second_worker, goog_csv):
+    grid = {"fast": list(range(5, 55, 5)), "slow": list(range(10, 110, 10))}
+    response = api.post(
+        "/api/v1/backtests",
+        json={"strategy": "sma_cross", "grid": grid, "data": goog_csv, "rank_by": "return_pct"},
+    )
+    assert response.status_code == 202, response.text
+    body = _finished(api, response.json()["backtest_id"])
+    assert body["state"] == "succeeded", body
+    local = run_grid(bars_from_csv(goog_csv), get_strategy("sma_cross"), grid)
+    assert body["progress"]["done"] == body["progress"]["total"] == len(local)
+    assert body["progress"]["chunks"] == body["progress"]["chunks_done"] > 2
+    assert len(body["workers"]) >= 2, body["workers"]  # the chunks ran on both workers
+    expected = rank(local, "return_pct")
+    assert body["ranked"] == expected[: len(body["ranked"])]
+    assert body["best_params"] == expected[0]["params"]
+    assert body["stats"] == expected[0]["stats"]
+    returns = [r["stats"]["return_pct"] for r in body["ranked"]]
+    assert returns == sorted(returns, reverse=True)
+    assert api.get(f"/api/v1/backtests/{body['id']}/equity.png").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"strategy": "nope"}, "strategy"),
+        ({"params": {"fast": "x"}}, "params"),
+        ({"params": {"nope": 1}}, "params"),
+        ({"grid": {"fast": [0]}}, "grid"),
+        ({"grid": {"fast": [5]}, "params": {"fast": 5}}, "grid"),
+        ({"cash": -5}, "cash"),
+        ({"commission": 0.5}, "commission"),
+        ({"rank_by": "luck"}, "rank_by"),
+        ({"data": "when,price\n1,2\n"}, "data"),
+        ({"data": "time,open,high,low,close\n2024-01-02,1,1,1,x\n"}, "data"),
+        ({"data": None, "symbol": "SPY"}, "interval"),
+        ({"data": None}, "data"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_backtest_input_is_422_naming_the_field(api, payload, field):
+    body = {
+        "strategy": "sma_cross",
+        "data": "time,open,high,low,close\n2024-01-02,1,1,1,1\n",
+        **payload,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    response = api.post("/api/v1/backtests", json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["errors"]["json"], response.json()
+
+
+def test_unknown_backtest_is_404(api):
+    assert api.get("/api/v1/backtests/nope").status_code == 404
+    assert api.get("/api/v1/backtests/nope/equity.png").status_code == 404
+
+
+def test_cli_runs_a_grid_in_process_and_prints_stats(app, goog_csv, tmp_path):
+    data = tmp_path / "goog.csv"
+    data.write_text(goog_csv)
+    chart = tmp_path / "equity.png"
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "backtest", "sma_cross", "--data", str(data), "--grid", "fast=5:20:5",
+            "--grid", "slow=20:40:10", "--commission", "0.002", "--quiet",
+            "--chart", str(chart),
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "sharpe" in result.output and "return_pct" in result.output
+    assert "best 10 of 11 by sharpe" in result.output  # fast 20, slow 20 is no cross
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+    single = runner.invoke(
+        args=["backtest", "sma_cross", "--data", str(data), "--param", "fast=10", "--quiet"]
+    )
+    assert single.exit_code == 0, single.output
+    assert "equity_final" in single.output
+
+    bad = runner.invoke(args=["backtest", "sma_cross", "--data", str(data), "--param", "x=1"])
+    assert bad.exit_code != 0 and "no parameter x" in bad.output
