@@ -244,10 +244,16 @@
     state.accounts[group][account.name] = account;
     renderAccounts();
     renderOrderTargets();
-    renderFleet();
+    scheduleFleet();
   }
 
   // --- Fleet ------------------------------------------------------------------------------
+
+  let fleetTimer = null;
+  function scheduleFleet() { // many events come in bursts: draw the fleet once per burst
+    clearTimeout(fleetTimer);
+    fleetTimer = setTimeout(renderFleet, 100);
+  }
 
   async function renderFleet() {
     const box = $("fleet-groups");
@@ -255,8 +261,12 @@
     const sections = [];
     for (const group of state.groups) {
       let positions = [];
+      let risk = null;
       try {
-        positions = await call("GET", `/api/v1/groups/${group}/positions`);
+        [positions, risk] = await Promise.all([
+          call("GET", `/api/v1/groups/${group}/positions`),
+          call("GET", `/api/v1/groups/${group}/risk`),
+        ]);
       } catch (error) {
         positions = null;
       }
@@ -275,8 +285,13 @@
           el("td", { text: account.last_error || "" }),
           el("td", { text: (entry && entry.cash ? `cash ${entry.cash}; ` : "") + (list || "none") }));
       });
+      const killed = Boolean(risk && risk.kill_switch);
       sections.push(el("section", { class: "group" },
         el("h3", { text: `Group ${group}` }),
+        risk ? el("p", { class: killed ? "error" : "" },
+          el("strong", { text: `Kill switch: ${killed ? "on" : "off"}` }),
+          killed ? " — every new order of this group is refused. " : " — orders are accepted within the risk rules. ",
+          el("button", { type: "button", class: killed ? "" : "danger", text: `Turn kill switch ${killed ? "off" : "on"} for ${group}`, onclick: () => toggleKill(group, risk) })) : "",
         positions === null ? el("p", { class: "error", text: "Holdings could not be read." }) : "",
         rows.length
           ? el("table", {},
@@ -287,6 +302,16 @@
     box.replaceChildren(...(sections.length ? sections : [el("p", { text: "No groups yet: create one on the Accounts page." })]));
     $("fleet-totals").tBodies[0].replaceChildren(...Object.keys(totals).sort().map((symbol) =>
       el("tr", {}, el("td", { text: symbol }), el("td", { text: String(totals[symbol]) }))));
+  }
+
+  async function toggleKill(group, risk) {
+    pageError("");
+    try {
+      await call("PUT", `/api/v1/groups/${group}/risk`, Object.assign({}, risk, { kill_switch: !risk.kill_switch }));
+    } catch (error) {
+      pageError(`Kill switch of ${group}: ${error.message}`);
+    }
+    scheduleFleet();
   }
 
   function statusText(status) {
@@ -492,7 +517,7 @@
       $("order-group").value = name;
       renderOrderTargets();
       renderAccounts();
-      renderFleet();
+      scheduleFleet();
     } catch (error) {
       const errors = fieldErrors(error);
       $("group-error").textContent = errors.name ? `Group name: ${[].concat(errors.name).join(" ")}` : error.message;
@@ -564,7 +589,7 @@
       delete state.accounts[group][name];
       renderAccounts();
       renderOrderTargets();
-      renderFleet();
+      scheduleFleet();
     } catch (error) {
       $("accounts-error").textContent = `Deleting ${name}: ${error.message}`;
     }
@@ -677,7 +702,7 @@
       if (link.dataset.page === page) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    if (page === "fleet") renderFleet();
+    if (page === "fleet") scheduleFleet();
     if (page === "market") loadWatchlist();
   }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -93,6 +94,18 @@ class Page:
                 (By.XPATH, f"//button[normalize-space()='{text}']")
             )
         )
+
+    def click(self, text: str) -> None:
+        """Click the button ``text``, again if live updates redrew it under the pointer."""
+
+        def clicked(_) -> bool:
+            try:
+                self.driver.find_element(By.XPATH, f"//button[normalize-space()='{text}']").click()
+            except (StaleElementReferenceException, NoSuchElementException):
+                return False
+            return True
+
+        self.wait(clicked)
 
     def type(self, label: str, text: str) -> None:
         field = self.field(label)

@@ -138,3 +138,55 @@ def test_quote_updates_live_on_the_market_page(page, api_key, api):
     # No InfluxDB in this session's app, or no bars: said in words either way.
     page.text_appears("chart-error", r"Market history is not available|No 1m bars of WEBQ")
     page.screenshot("page-market")
+
+
+def test_kill_switch_refuses_orders_and_says_so_in_the_trade_page(page, api_key, api):
+    group = api.create_group()
+    api.add_paper_account(group, "alice")
+    page.sign_in(api_key)
+    page.go("Fleet")
+    page.click(f"Turn kill switch on for {group}")
+    page.text_appears("fleet-groups", rf"Group {group}\nKill switch: on")
+    order(page, group, symbols="WEBK", quantity="1")
+    page.text_appears("order-error", r"kill")
+    assert not page.by_id("order-result").is_displayed()
+    page.go("Fleet")
+    page.click(f"Turn kill switch off for {group}")
+    page.text_appears("fleet-groups", rf"Group {group}\nKill switch: off")
+
+
+def test_unknown_result_offers_retry_only_once_the_brokerage_was_checked(
+    page, api_key, api, redis_client
+):
+    from core.accounts import AccountRegistry
+    from core.models import AccountState
+
+    group = api.create_group()
+    # The fake AutoRSA hangs on this token: a live order times out as `unknown` (5 s here).
+    response = api.post(
+        f"/api/v1/groups/{group}/accounts",
+        json={
+            "name": "slowpoke",
+            "brokerage": "tradier",
+            "credentials": {"access_token": "hang-x"},
+        },
+    )
+    api.wait_job(response.json()["job_id"])
+    AccountRegistry(redis_client).set_state(group, "slowpoke", AccountState.ACTIVE)
+    job = api.order(group, action="buy", symbols=["WEBU"], quantity=1, dry_run=False)
+    assert job["state"] == "unknown", job
+
+    page.sign_in(api_key)
+    page.go("Jobs")
+    page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{job['id']}'] button"))
+    page.driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job['id']}'] button").click()
+    page.text_appears(
+        "job-results", r"slowpoke tradier WEBU unknown Check tradier for account slowpoke"
+    )
+    retry = page.by_id("job-retry-unknown")
+    assert retry.is_displayed() and not retry.is_enabled()
+    page.field("I checked the brokerage: these orders were not placed").click()
+    assert retry.is_enabled()
+    page.screenshot("job-unknown")
+    retry.click()
+    page.text_appears("job-summary", r"retried as")
