@@ -12,6 +12,7 @@ from flask_smorest import Api
 from api import auth, cli, dashboard, deps, docs, errors, stream
 from api.resources import (
     accounts,
+    backtests,
     brokerages,
     compat,
     fleet_jobs,
@@ -24,6 +25,7 @@ from api.resources import (
     risk,
     schedules,
     schwab,
+    signals,
     transactions,
 )
 from api.schemas.common import decimal2properties
@@ -126,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         market_data,
         schwab,
         notifications,
+        backtests,
+        signals,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(compat.blp)

@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 
 import brokers.schwab
 from api import deps
+from api.backtest_cli import backtest_command
 from api.ingest_cli import ingest_cli
 from core.errors import TradefleetError
 
@@ -152,3 +153,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(ingest_cli)
     app.cli.add_command(schwab_cli)
+    app.cli.add_command(backtest_command)

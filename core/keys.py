@@ -258,6 +258,44 @@ def notify_once(event: str, marker: str) -> str:
     return _key("notify", "once", event, marker)
 
 
+# Backtests and live signals ------------------------------------------------
+
+
+def backtest(backtest_id: str) -> str:
+    """Hash of one backtest record (``strategies.backtest_runs``)."""
+    return _key("backtest", backtest_id)
+
+
+def backtest_bars(backtest_id: str) -> str:
+    """JSON arrays of a backtest's bars, read by its worker tasks; expiring."""
+    return _key("backtest", backtest_id, "bars")
+
+
+def backtest_chunks(backtest_id: str) -> str:
+    """Hash chunk number -> JSON ``[[params, stats], ...]`` of a grid backtest's chunks."""
+    return _key("backtest", backtest_id, "chunks")
+
+
+def group_strategies(name: str) -> str:
+    """Hash subscription id -> JSON of a group's strategy subscriptions (``strategies.signals``)."""
+    return _key("group", name, "strategies")
+
+
+def strategy_groups() -> str:
+    """Set of the groups that have strategy subscriptions."""
+    return _key("strategies", "groups")
+
+
+def group_signals(name: str) -> str:
+    """List of a group's signal ids (``<subscription>:<bar>``), newest first."""
+    return _key("group", name, "signals")
+
+
+def signal(subscription_id: str, bar: str) -> str:
+    """JSON of the signal one subscription gave on one bar (its start, epoch s): once per bar."""
+    return _key("signal", subscription_id, bar)
+
+
 # Operations -----------------------------------------------------------------
 
 

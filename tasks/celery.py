@@ -14,6 +14,8 @@ app = Celery(
         "tasks.tokens",
         "tasks.market",
         "tasks.schedules",
+        "tasks.backtests",
+        "tasks.signals",
         "tasks.notify",
     ],
 )

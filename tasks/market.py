@@ -80,6 +80,8 @@ def pull_bars(symbol: str, interval: str) -> dict:
     result = pulls.pull_bars(
         provider(settings), market_store, context.connection(), symbol, interval
     )
+    if result.written:  # new bars: the strategies subscribed to them decide (tasks.signals)
+        app.send_task(names.EVALUATE_SIGNALS, args=[symbol, interval], queue="strategies")
     return result.to_dict()
 
 

@@ -18,3 +18,7 @@ PULL_WATCHLIST = "tasks.pull_watchlist"
 PULL_BARS = "tasks.pull_bars"
 REFRESH_QUOTES = "tasks.refresh_quotes"
 WRITE_METRICS = "tasks.write_metrics"
+
+# Backtests and live signals (tasks.backtests, tasks.signals), on the strategies queue
+RUN_BACKTEST_CHUNK = "tasks.run_backtest_chunk"
+EVALUATE_SIGNALS = "tasks.evaluate_signals"

@@ -43,17 +43,14 @@ def test_backtest_job_equals_run_backtest_in_process(api, goog_csv):
     assert body["state"] == "succeeded", body
     assert body["progress"] == {"done": 1, "total": 1, "chunks_done": 1, "chunks": 1, "pct": 100.0}
 
-    local = run_backtest(
-        bars_from_csv(goog_csv), get_strategy("sma_cross"), spec, commission=0.002
-    )
+    local = run_backtest(bars_from_csv(goog_csv), get_strategy("sma_cross"), spec, commission=0.002)
     assert body["stats"] == plain(local.stats)
     assert body["stats"]["trades"] == len(local.trades) > 0
     assert [
         (t["entry_bar"], t["exit_bar"], t["size"], t["entry_price"], t["exit_price"], t["pnl"])
         for t in body["trades"]
     ] == [
-        (t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price, t.pnl)
-        for t in local.trades
+        (t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price, t.pnl) for t in local.trades
     ]
     assert body["trades"][0]["entry_time"].startswith("2004-")
 
