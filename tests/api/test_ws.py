@@ -137,14 +137,13 @@ def test_ws_quotes_current_state_first_then_live(api, live_server, api_key):
 
 
 def test_ws_reconnect_gets_unfinished_jobs_first(api, live_server, api_key, redis_client):
-    # A group no worker serves: its job stays queued, as after a missed event.
+    from core.jobs import JobRegistry, new_job_id
+    from core.models import Job, JobKind
+
+    # A job written but never sent to a worker: it stays queued, as after a missed event.
     group = api.create_group(prefix="idle")
-    response = api.post(
-        f"/api/v1/groups/{group}/transactions",
-        json={"action": "buy", "symbols": ["WSR"], "quantity": 1},
-    )
-    assert response.status_code == 202, response.text
-    job_id = response.json()["job_id"]
+    job_id = new_job_id()
+    assert JobRegistry(redis_client).create(Job(id=job_id, kind=JobKind.HOLDINGS, group=group))
     first = connect(live_server.url, api_key)
     subscribe(first, groups=[group])
     first.close()
