@@ -194,6 +194,9 @@ def simulate(
     seg_size[flat] = 0.0
     seg_entry[flat] = 0.0
     equity = seg_cash + (close * seg_size - seg_size * seg_entry)
+    # Before its first decision backtesting.py back-fills the first equity it recorded.
+    first = np.minimum(np.maximum(np.arange(n), start[:, None]), n - 1)
+    equity = np.take_along_axis(equity, first, axis=1)
 
     traded = t_size != 0
     fills = Fills(
@@ -208,6 +211,15 @@ def simulate(
         is_open=traded & (t_exit_bar < 0),
     )
     broke = failed | ((equity <= 0) & (np.arange(n) >= start[:, None])).any(axis=1)
+    if finalize and k_max:
+        # The last bar's equity before the finalize pass (which the curve no longer shows):
+        # backtesting.py stops there if it is 0 or less.
+        before = segment[:, n - 1] - change[:, n - 1]
+        at = np.maximum(before, 0)
+        pick = np.arange(rows)
+        s_, e_ = t_size[pick, at], t_entry[pick, at]
+        value = np.where(before >= 0, cash_after[pick, at] + (close[n - 1] * s_ - s_ * e_), cash)
+        broke |= value <= 0
     for row in np.flatnonzero(broke):
         _replace_row(
             fills,
@@ -220,6 +232,7 @@ def simulate(
                 cash=cash,
                 commission=commission,
                 finalize=finalize,
+                reentries=None if again is None else again[row],
             ),
         )
     return fills

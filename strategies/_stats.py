@@ -100,27 +100,22 @@ def compute_stats(
         s["equity_peak"] = float(e.max())
         s["return_pct"] = float((e[-1] - e[0]) / e[0] * 100)
         s["buy_hold_return_pct"] = float((close[-1] - close[w]) / close[w] * 100)
-        g, vol, day_returns = 0.0, math.nan, np.array([])
-        if day is not None:
-            values = e[day]
-            with np.errstate(invalid="ignore", divide="ignore"):
+        g, vol, day_returns = np.float64(0.0), math.nan, np.array([])
+        with np.errstate(all="ignore"):  # numpy floats: overflow gives inf, as in pandas
+            if day is not None:
+                values = e[day]
                 day_returns = values[1:] / values[:-1] - 1
-            day_returns = day_returns[~np.isnan(day_returns)]
-            g = _geometric_mean(day_returns)
-            ddof = 1
-            var = _var(day_returns, ddof)
-            vol = (
-                math.sqrt((var + (1 + g) ** 2) ** annual - (1 + g) ** (2 * annual)) * 100
-                if not math.isnan(var)
-                else math.nan
-            )
-        annualized = (1 + g) ** annual - 1 if day is not None else 0.0
+                day_returns = day_returns[~np.isnan(day_returns)]
+                g = np.float64(_geometric_mean(day_returns))
+                var = np.float64(_var(day_returns, 1))
+                vol = float(np.sqrt((var + (1 + g) ** 2) ** annual - (1 + g) ** (2 * annual)) * 100)
+            annualized = float((1 + g) ** annual - 1) if day is not None else 0.0
         s["return_ann_pct"] = annualized * 100
         s["volatility_ann_pct"] = vol
         s["cagr_pct"] = _cagr(e, time)
         s["sharpe"] = s["return_ann_pct"] / (vol or math.nan)
         if len(day_returns):
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):
                 downside = np.sqrt(np.mean(np.clip(day_returns, -np.inf, 0) ** 2))
                 s["sortino"] = float(annualized / (downside * np.sqrt(annual)))
         else:

@@ -16,7 +16,9 @@ and hooks have neutral defaults::
 
 The value at bar *i* is what the strategy wants to hold after seeing bar *i*'s close; the
 backtester fills the change at bar *i + 1*'s open (see :mod:`strategies.backtest`). A value
-equal to the position already held does nothing: there is no re-entry.
+equal to the position already held does nothing, unless :meth:`Strategy.reentries` marks
+the bar. An event on a bar before the first decision must not set the target (backtesting.py
+never shows that bar to ``next()``): :func:`strategies.indicators.hold` takes that bar.
 
 Warm-up: the backtester makes no decision before ``1 +`` the first bar at which every array
 returned by :meth:`Strategy.indicators` is defined (not NaN), as backtesting.py does for

@@ -59,10 +59,18 @@ def _prior(values: np.ndarray, window: int, reduce) -> np.ndarray:
     return out
 
 
-def hold(events: np.ndarray, values: np.ndarray) -> np.ndarray:
+def hold(events: np.ndarray, values: np.ndarray, first: int | np.ndarray = 0) -> np.ndarray:
     """Forward-fill: at each bar, ``values`` at the latest bar where ``events`` is true
-    (0 before the first event). Works along the last axis of 1-D or 2-D arrays."""
+    (0 before the first event). Works along the last axis of 1-D or 2-D arrays.
+
+    Events before bar ``first`` (an int, or one per row) are ignored: pass the first
+    decision bar (warm-up + 1), since backtesting.py's ``next()`` never sees earlier bars.
+    """
     events = np.asarray(events, dtype=bool)
+    first = np.asarray(first)
+    if first.ndim:
+        first = first[:, None]
+    events = events & (np.arange(events.shape[-1]) >= first)
     values = np.broadcast_to(values, events.shape)
     index = np.where(events, np.arange(events.shape[-1]), -1)
     np.maximum.accumulate(index, axis=-1, out=index)

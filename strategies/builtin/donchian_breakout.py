@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from strategies.bars import Bars
-from strategies.base import Param, Strategy
+from strategies.base import Param, Strategy, warmup_bar
 from strategies.indicators import highest, hold, lowest
 
 
@@ -33,4 +33,5 @@ class DonchianBreakout(Strategy):
     def signals(self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any):
         up = bars.close > indicators["upper"]
         down = bars.close < indicators["lower"]
-        return hold(up | down, np.where(up, 1, 0 if self.p["long_only"] else -1))
+        short = 0 if self.p["long_only"] else -1
+        return hold(up | down, np.where(up, 1, short), warmup_bar(indicators) + 1)

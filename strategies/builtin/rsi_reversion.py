@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from strategies.bars import Bars
-from strategies.base import Param, Strategy
+from strategies.base import Param, Strategy, warmup_bar
 from strategies.indicators import hold, rsi
 
 
@@ -41,4 +41,5 @@ class RsiReversion(Strategy):
         value = indicators["rsi"]
         oversold = value < self.p["lower"]
         overbought = value > self.p["upper"]
-        return hold(oversold | overbought, np.where(oversold, 1, 0 if self.p["long_only"] else -1))
+        short = 0 if self.p["long_only"] else -1
+        return hold(oversold | overbought, np.where(oversold, 1, short), warmup_bar(indicators) + 1)

@@ -23,7 +23,9 @@ class SmaCross(Strategy):
     same way (possible when the averages are exactly equal for a bar, so that the cross in
     between is not strict): the trade is closed and opened again, as in the example. The
     averages are pandas' rolling means to the bit (:func:`strategies.indicators.sma`), so
-    such ties fall where backtesting.py sees them.
+    such ties fall where backtesting.py sees them. One difference: an entry cancelled for
+    want of cash (a price above the equity) is tried again on the next bars while the
+    target holds, as for every strategy here; the example waits for the next cross.
     """
 
     name = "sma_cross"
@@ -43,10 +45,12 @@ class SmaCross(Strategy):
         return {"fast": sma(bars.close, self.p["fast"]), "slow": sma(bars.close, self.p["slow"])}
 
     def signals(self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any):
-        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"])[0]
+        first = warmup_bar(indicators) + 1
+        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"], first)[0]
 
     def reentries(self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any):
-        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"])[1]
+        first = warmup_bar(indicators) + 1
+        return _targets(indicators["fast"], indicators["slow"], self.p["long_only"], first)[1]
 
     @classmethod
     def signals_grid(cls, bars: Bars, param_sets: Sequence[Mapping[str, Any]]) -> GridSignals:
@@ -58,11 +62,11 @@ class SmaCross(Strategy):
         long_only = np.array([p["long_only"] for p in param_sets])[:, None]
         warm = {w: warmup_bar([a]) for w, a in averages.items()}
         warmups = np.array([max(warm[p["fast"]], warm[p["slow"]]) for p in param_sets])
-        targets, crosses = _targets(fast, slow, long_only)
+        targets, crosses = _targets(fast, slow, long_only, warmups + 1)
         return GridSignals(targets, warmups, crosses)
 
 
-def _targets(fast: np.ndarray, slow: np.ndarray, long_only) -> tuple[np.ndarray, np.ndarray]:
+def _targets(fast: np.ndarray, slow: np.ndarray, long_only, first) -> tuple[np.ndarray, np.ndarray]:
     """``(targets, crosses)``: the position after the latest cross, and where crosses are."""
     below = fast < slow
     above = fast > slow
@@ -72,4 +76,4 @@ def _targets(fast: np.ndarray, slow: np.ndarray, long_only) -> tuple[np.ndarray,
     down[..., 1:] = above[..., :-1] & below[..., 1:]
     short = np.where(long_only, 0, -1)
     crosses = up | down
-    return hold(crosses, np.where(up, 1, short)), crosses
+    return hold(crosses, np.where(up, 1, short), first), crosses

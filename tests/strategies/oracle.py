@@ -52,6 +52,35 @@ class _Follow(OracleStrategy):
                 self.sell()
 
 
+class SmaCrossFollow(_Follow):
+    """sma_cross as a state, so that an entry cancelled for want of cash is retried on the
+    next bar (tradefleet's rule); every cross re-enters, as in the example."""
+
+    fast = 10
+    slow = 20
+    long_only = False
+
+    def init(self):
+        self.sma1 = self.I(sma, self.data.Close, self.fast)
+        self.sma2 = self.I(sma, self.data.Close, self.slow)
+        self.state = 0
+
+    def next(self):
+        cross = True
+        if crossover(self.sma1, self.sma2):
+            self.state = 1
+        elif crossover(self.sma2, self.sma1):
+            self.state = 0 if self.long_only else -1
+        else:
+            cross = False
+        if self.state != int(np.sign(self.position.size)) or (cross and self.state):
+            self.position.close()
+            if self.state > 0:
+                self.buy()
+            elif self.state < 0:
+                self.sell()
+
+
 class SmaCrossExample(OracleStrategy):
     """backtesting.py's own README example, verbatim but for the names and ``long_only``."""
 
@@ -118,6 +147,9 @@ class BuyAndHoldOracle(_Follow):
         self.follow(1)
 
 
+#: For random series, where entries get cancelled for want of cash.
+RETRYING = {"sma_cross": SmaCrossFollow}
+
 ORACLES = {
     "sma_cross": SmaCrossExample,
     "rsi_reversion": RsiReversionOracle,
@@ -176,7 +208,7 @@ def assert_matches(ours, theirs, *, stats=STATS):
     assert got == expected
     assert [t.pnl for t in ours.trades] == pytest_approx(tr["PnL"].tolist())
     assert ours.stats["trades"] == theirs["# Trades"]
-    assert round(ours.stats["equity_final"], 2) == round(theirs["Equity Final [$]"], 2)
+    assert abs(ours.stats["equity_final"] - float(theirs["Equity Final [$]"])) < 0.005  # the cent
     equity = theirs["_equity_curve"]["Equity"].to_numpy()
     np.testing.assert_allclose(ours.equity, equity, rtol=1e-12, atol=1e-9)
     for key, their_key in stats.items():

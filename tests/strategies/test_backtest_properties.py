@@ -1,0 +1,199 @@
+"""Invariants on random price series (hypothesis): equity is cash plus the position's value,
+no trade before the warm-up, fills at the next open, a grid row equals the single run, the
+vectorised simulation equals the bar-by-bar reference, and backtesting.py agrees, including
+orders it cancels for want of cash and runs that go out of money."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from strategies import get_strategy, run_backtest, run_grid
+from strategies._execution import decisions, simulate, simulate_row
+from strategies.bars import as_bars
+from tests.strategies.oracle import ORACLES, RETRYING, assert_matches, oracle_run
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def price_frames(draw, min_bars=30, max_bars=250):
+    n = draw(st.integers(min_bars, max_bars))
+    start = draw(st.floats(1.0, 3000.0))
+    moves = draw(st.lists(st.floats(-0.25, 0.25), min_size=n, max_size=n).map(np.array))
+    gaps = draw(st.lists(st.floats(-0.05, 0.05), min_size=n, max_size=n).map(np.array))
+    wick = draw(st.lists(st.floats(0, 0.05), min_size=n, max_size=n).map(np.array))
+    close = np.round(start * np.exp(np.cumsum(moves)), 4) + 0.01
+    prev = np.r_[close[0], close[:-1]]
+    open_ = np.round(prev * (1 + gaps), 4) + 0.01
+    high = np.maximum(open_, close) * (1 + wick)
+    low = np.minimum(open_, close) / (1 + wick)
+    index = pd.date_range("2020-01-01", periods=n, freq="D")
+    return pd.DataFrame({"Open": open_, "High": high, "Low": low, "Close": close}, index=index)
+
+
+CHOICES = st.sampled_from(
+    [
+        ("sma_cross", {"fast": 3, "slow": 8}),
+        ("sma_cross", {"fast": 2, "slow": 5, "long_only": True}),
+        ("rsi_reversion", {"period": 5, "lower": 40, "upper": 60}),
+        ("donchian_breakout", {"period": 4}),
+        ("donchian_breakout", {"period": 6, "long_only": True}),
+        ("buy_and_hold", {}),
+    ]
+)
+OPTIONS = st.tuples(st.sampled_from([0.0, 0.001, 0.01]), st.booleans())
+
+
+@SETTINGS
+@given(frame=price_frames(), choice=CHOICES, options=OPTIONS)
+def test_equity_is_cash_plus_position_value(frame, choice, options):
+    name, params = choice
+    commission, finalize = options
+    result = run_backtest(
+        frame, get_strategy(name), params, commission=commission, finalize_trades=finalize
+    )
+    if result.equity[-1] == 0:
+        return  # out of money: equity is 0 from there on
+    value = 10_000 + sum(t.pnl for t in result.trades)
+    if result.open_trade:
+        t = result.open_trade
+        value += t.size * (frame.Close.iloc[-1] - t.entry_price)
+        value -= abs(t.size) * t.entry_price * commission
+    assert result.equity[-1] == pytest.approx(value, rel=1e-9, abs=1e-6)
+    assert result.stats["equity_final"] == result.equity[-1]
+
+
+@SETTINGS
+@given(frame=price_frames(), choice=CHOICES, options=OPTIONS)
+def test_no_trade_before_warmup_and_fills_at_next_open(frame, choice, options):
+    name, params = choice
+    commission, finalize = options
+    cls = get_strategy(name)
+    result = run_backtest(frame, cls, params, commission=commission, finalize_trades=finalize)
+    from strategies.base import evaluate
+
+    warmup = evaluate(cls(**params), as_bars(frame)).warmup
+    opens = frame.Open.to_numpy()
+    closes = frame.Close.to_numpy()
+    trades = result.trades + ([result.open_trade] if result.open_trade else [])
+    for t in trades:
+        assert t.entry_bar >= warmup + 2  # decided at warm-up + 1 at the earliest
+        assert t.entry_price == opens[t.entry_bar]
+        if t.exit_bar is not None:
+            at_open = t.exit_price == opens[t.exit_bar]
+            out_of_money = t.exit_price == closes[t.exit_bar] and result.equity[-1] == 0
+            assert at_open or out_of_money
+            assert t.exit_bar >= t.entry_bar
+    for a, b in itertools.pairwise(trades):
+        assert b.entry_bar >= a.exit_bar  # exclusive: one trade at a time
+
+
+@SETTINGS
+@given(frame=price_frames(), options=OPTIONS, data=st.data())
+def test_grid_row_equals_single_run(frame, options, data):
+    commission, finalize = options
+    name = data.draw(st.sampled_from(["sma_cross", "rsi_reversion", "donchian_breakout"]))
+    grid = {
+        "sma_cross": {"fast": [2, 3, 5], "slow": [4, 8, 13], "long_only": [False, True]},
+        "rsi_reversion": {"period": [3, 6], "lower": [30, 45], "upper": [55, 70]},
+        "donchian_breakout": {"period": [3, 5, 8], "long_only": [False, True]},
+    }[name]
+    cls = get_strategy(name)
+    results = run_grid(frame, cls, grid, commission=commission, finalize_trades=finalize, keep=True)
+    for result in results:
+        single = run_backtest(
+            frame, cls, result.params, commission=commission, finalize_trades=finalize
+        )
+        assert single.trades == result.trades
+        np.testing.assert_array_equal(single.equity, result.equity)
+        for key, value in single.stats.items():
+            assert result.stats[key] == pytest.approx(value, rel=1e-12, nan_ok=True), key
+
+
+@SETTINGS
+@given(
+    frame=price_frames(min_bars=10, max_bars=120),
+    seed=st.integers(0, 2**32 - 1),
+    options=OPTIONS,
+)
+def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options):
+    commission, finalize = options
+    rng = np.random.default_rng(seed)
+    rows, n = 6, len(frame)
+    targets = rng.choice(np.array([-1, 0, 1], dtype=np.int8), size=(rows, n), p=[0.3, 0.3, 0.4])
+    targets = np.where(rng.random((rows, n)) < 0.7, np.roll(targets, 1, axis=1), targets)
+    reentries = rng.random((rows, n)) < 0.05
+    start = rng.integers(1, n + 2, size=rows)
+    o, c = frame.Open.to_numpy(), frame.Close.to_numpy()
+    fills = simulate(
+        o,
+        c,
+        targets,
+        start,
+        cash=10_000,
+        commission=commission,
+        finalize=finalize,
+        reentries=reentries,
+    )
+    d = decisions(targets, start)
+    for row in range(rows):
+        ref = simulate_row(
+            o,
+            c,
+            d[row],
+            int(start[row]),
+            cash=10_000,
+            commission=commission,
+            finalize=finalize,
+            reentries=reentries[row] & (d[row] != 0),
+        )
+        np.testing.assert_array_equal(fills.equity[row], ref.equity)
+        m = fills.closed[row]
+        got = list(
+            zip(
+                fills.entry_bar[row][m].tolist(),
+                fills.exit_bar[row][m].tolist(),
+                fills.size[row][m].tolist(),
+                fills.entry_price[row][m].tolist(),
+                fills.exit_price[row][m].tolist(),
+                fills.commission[row][m].tolist(),
+                strict=True,
+            )
+        )
+        assert got == [tuple(t) for t in ref.trades]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    frame=price_frames(max_bars=150),
+    choice=CHOICES,
+    options=OPTIONS,
+    cash=st.sampled_from([10_000, 2_000]),
+)
+def test_random_series_match_backtesting_py(frame, choice, options, cash):
+    """Prices up to 3,000 against 2,000 of cash: cancelled orders and ruin happen here."""
+    name, params = choice
+    commission, finalize = options
+    ours = run_backtest(
+        frame,
+        get_strategy(name),
+        params,
+        cash=cash,
+        commission=commission,
+        finalize_trades=finalize,
+    )
+    theirs = oracle_run(
+        frame,
+        RETRYING.get(name, ORACLES[name]),
+        params,
+        cash=cash,
+        commission=commission,
+        finalize=finalize,
+    )
+    assert_matches(ours, theirs)
