@@ -190,3 +190,21 @@ def test_unknown_result_offers_retry_only_once_the_brokerage_was_checked(
     page.screenshot("job-unknown")
     retry.click()
     page.text_appears("job-summary", r"retried as")
+
+
+def test_every_page_fits_a_phone_screen(page, api_key, api):
+    group = api.create_group()
+    api.add_paper_account(group, "alice")
+    page.sign_in(api_key)
+    size = page.driver.get_window_size()
+    page.driver.set_window_size(390, 844)
+    try:
+        for name in ("Fleet", "Jobs", "Trade", "Accounts", "Market"):
+            page.go(name)
+            overflow = page.driver.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
+            page.screenshot(f"phone-{name.lower()}")
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on a phone"
+    finally:
+        page.driver.set_window_size(size["width"], size["height"])
