@@ -6,8 +6,8 @@ symbol and interval on the stored bars and records what it decides on the newest
 With ``auto_trade`` the decision becomes a transaction job through
 ``Operations.submit_order`` (the API's path: the group's risk rules apply), with the
 idempotency key ``signal-<subscription>-<bar>``: an evaluation that runs twice for the same
-bar (a redelivered task, a second pull) finds the signal already acted on, and even two
-running at once make one job. A refusal by a risk rule is recorded on the signal (and in
+bar (a redelivered task, a second pull) finds the signal already recorded and acts no more,
+and even two acting at once make one job. A refusal by a risk rule is recorded on the signal (and in
 the group's risk audit list).
 """
 
@@ -20,7 +20,7 @@ from decimal import Decimal
 import redis
 
 from core.errors import NotFound, RiskRuleViolation
-from core.models import OrderAction, OrderRequest, to_iso, utcnow
+from core.models import OrderAction, OrderRequest, from_iso, to_iso, utcnow
 from core.settings import Settings
 from ingest.providers.base import check_interval
 from ingest.store import InfluxUnavailable, MarketStore
@@ -35,6 +35,7 @@ from tasks.operations import Operations
 log = logging.getLogger(__name__)
 
 LOOKBACK_BARS = 1000  # bars read per evaluation (the warm-up of any built-in fits)
+ACT_SECONDS = 60
 
 
 def evaluate_bar(
@@ -85,9 +86,14 @@ def act(
 ) -> Signal:
     """Record ``signal`` once and, with ``auto_trade``, submit its order once."""
     book = SignalBook(connection)
-    signal, _new = book.record(signal)
+    signal, new = book.record(signal)
     wants_trade = signal.auto_trade and signal.action in ("buy", "sell")
     if not wants_trade or signal.outcome in ("submitted", "refused"):
+        return signal
+    # The evaluation that recorded the signal acts on it; another one only when that one
+    # has had ACT_SECONDS and left no outcome (it died). Its idempotency key keeps even
+    # two acting at once to one job.
+    if not new and (utcnow() - from_iso(signal.at)).total_seconds() < ACT_SECONDS:
         return signal
     order = OrderRequest(
         action=OrderAction(signal.action),
