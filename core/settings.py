@@ -89,6 +89,9 @@ class Settings:
     flower_basic_auth: str = ""  # FLOWER_BASIC_AUTH user:password[,user:password]
     log_level: str = "INFO"  # LOG_LEVEL
     log_json: bool = False  # TRADEFLEET_LOG_JSON: one JSON object per log line
+    # TRADEFLEET_STRATEGY_MODULES: importable modules of user strategies, comma-separated;
+    # loaded at start by strategies.load_strategy_modules (a broken one stops the start)
+    strategy_modules: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -173,6 +176,7 @@ class Settings:
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_json=_flag(env, "TRADEFLEET_LOG_JSON", False),
+            strategy_modules=_names(env.get("TRADEFLEET_STRATEGY_MODULES", "")),
         )
 
     def autorsa_timeout_for(self, brokerage: str) -> float:
