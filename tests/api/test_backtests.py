@@ -150,3 +150,50 @@ def test_cli_runs_a_grid_in_process_and_prints_stats(app, goog_csv, tmp_path):
 
     bad = runner.invoke(args=["backtest", "sma_cross", "--data", str(data), "--param", "x=1"])
     assert bad.exit_code != 0 and "no parameter x" in bad.output
+
+
+def test_backtest_of_stored_bars(api):
+    import os
+    import random
+    import string
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from core.settings import Settings
+    from ingest.providers.base import Bar
+
+    if not os.environ.get("INFLUX_URL"):
+        pytest.skip("no InfluxDB for the bars store (apt-get install influxdb)")
+    from ingest.store import open_store
+
+    symbol = "BT" + "".join(random.choices(string.ascii_uppercase, k=4))
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    closes = [100 + 10 * ((i // 7) % 2) + i * 0.1 for i in range(60)]
+    bars = [
+        Bar(symbol, "1d", start + timedelta(days=i), *(Decimal(str(c)),) * 4, 100, "test")
+        for i, c in enumerate(closes)
+    ]
+    open_store(Settings.from_env()).write_bars(bars)
+    window = {"symbol": symbol, "interval": "1d", "start": "2024-01-01T00:00:00Z",
+              "end": "2024-03-01T00:00:00Z"}  # fmt: skip
+    params = {"fast": 2, "slow": 5}
+    response = api.post(
+        "/api/v1/backtests", json={"strategy": "sma_cross", "params": params, **window}
+    )
+    assert response.status_code == 202, response.text
+    body = _finished(api, response.json()["backtest_id"])
+    assert body["state"] == "succeeded", body
+    assert body["bars"] == 60 and body["source"]["symbol"] == symbol
+    local = run_backtest(
+        {"open": closes, "high": closes, "low": closes, "close": closes,
+         "time": [b.start.replace(tzinfo=None) for b in bars]},
+        get_strategy("sma_cross"), params,
+    )  # fmt: skip
+    assert body["stats"] == plain(local.stats) and body["stats"]["trades"] > 0
+
+    empty = api.post(
+        "/api/v1/backtests",
+        json={"strategy": "sma_cross", **window, "start": "2020-01-01T00:00:00Z",
+              "end": "2020-02-01T00:00:00Z"},
+    )  # fmt: skip
+    assert empty.status_code == 422 and "symbol" in empty.json()["errors"]["json"]
