@@ -161,3 +161,17 @@ def test_subscription_input_is_checked(api):
         assert response.status_code == 422, response.text
         assert field in response.json()["errors"]["json"], response.json()
     assert api.post("/api/v1/groups/t-missing-x/strategies", json=base).status_code == 404
+
+
+def test_a_bar_pull_that_stores_bars_evaluates_the_subscriptions(api, store):
+    from tasks import names
+    from tasks.celery import app
+
+    symbol, group = _symbol(), api.create_group()
+    body = {"strategy": "sma_cross", "symbols": [symbol], "interval": "1h"}
+    assert api.post(f"/api/v1/groups/{group}/strategies", json=body).status_code == 201
+
+    app.send_task(names.PULL_BARS, args=[symbol, "1h"], queue="market")  # synthetic bars
+    signal = _signal(api, group, symbol, "recorded")
+    assert signal["action"] in ("buy", "sell", "hold") and signal["interval"] == "1h"
+    assert signal["auto_trade"] is False and signal["job_id"] == ""
