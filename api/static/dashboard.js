@@ -32,6 +32,17 @@
   };
   const show = (node, visible) => { node.hidden = !visible; };
 
+  // On a phone the table header is hidden: each cell then shows its column's name.
+  function labelCells(root) {
+    for (const table of root.querySelectorAll ? [root, ...root.querySelectorAll("table")] : []) {
+      if (table.tagName !== "TABLE" || !table.tHead) continue;
+      const names = [...table.tHead.rows[0].cells].map((cell) => cell.textContent);
+      for (const row of table.tBodies[0] ? table.tBodies[0].rows : []) {
+        [...row.cells].forEach((cell, i) => cell.setAttribute("data-label", names[i] || ""));
+      }
+    }
+  }
+
   // --- REST -------------------------------------------------------------------------------
 
   class ApiError extends Error {
@@ -259,17 +270,14 @@
     const box = $("fleet-groups");
     const totals = {};
     const sections = [];
-    for (const group of state.groups) {
-      let positions = [];
-      let risk = null;
-      try {
-        [positions, risk] = await Promise.all([
-          call("GET", `/api/v1/groups/${group}/positions`),
-          call("GET", `/api/v1/groups/${group}/risk`),
-        ]);
-      } catch (error) {
-        positions = null;
-      }
+    const groups = [...state.groups];
+    const read = (group) => Promise.all([
+      call("GET", `/api/v1/groups/${group}/positions`),
+      call("GET", `/api/v1/groups/${group}/risk`),
+    ]).catch(() => [null, null]);
+    const answers = await Promise.all(groups.map(read)); // every group at once
+    for (const [index, group] of groups.entries()) {
+      const [positions, risk] = answers[index];
       const held = {};
       for (const entry of positions || []) held[entry.account] = entry;
       const rows = Object.values(state.accounts[group] || {}).map((account) => {
@@ -300,8 +308,10 @@
           : el("p", { text: "No accounts yet." })));
     }
     box.replaceChildren(...(sections.length ? sections : [el("p", { text: "No groups yet: create one on the Accounts page." })]));
+    labelCells(box);
     $("fleet-totals").tBodies[0].replaceChildren(...Object.keys(totals).sort().map((symbol) =>
       el("tr", {}, el("td", { text: symbol }), el("td", { text: String(totals[symbol]) }))));
+    labelCells($("fleet-totals"));
   }
 
   async function toggleKill(group, risk) {
@@ -337,6 +347,7 @@
       el("td", { text: describeJob(job) }),
       el("td", {}, statusText(job.state)),
       el("td", {}, el("button", { type: "button", text: `Open ${job.id.slice(0, 8)}`, onclick: () => openJob(job.id) })))));
+    labelCells($("jobs-table"));
   }
 
   async function openJob(id) {
@@ -368,6 +379,7 @@
     $("job-detail-title").setAttribute("tabindex", "-1");
     $("job-summary").replaceChildren(`${job.group}: ${describeJob(job)} — state `, statusText(job.state), job.error ? ` — ${job.error}` : "");
     $("job-results").tBodies[0].replaceChildren(...resultRows(job, true));
+    labelCells($("job-results"));
     const finished = TERMINAL.includes(job.state) && job.kind === "transaction";
     const statuses = (job.results || []).map((r) => r.status);
     show($("job-unknown"), finished && statuses.includes("unknown"));
@@ -455,6 +467,7 @@
   function renderOrderResult(job) {
     $("order-result-state").replaceChildren(`Job ${job.id}: `, statusText(job.state));
     $("order-results").tBodies[0].replaceChildren(...resultRows(job, false));
+    labelCells($("order-results"));
   }
 
   function onOrder(event) {
@@ -570,6 +583,7 @@
       }
     }
     $("accounts-table").tBodies[0].replaceChildren(...rows);
+    labelCells($("accounts-table"));
   }
 
   async function deactivate(group, name) {
@@ -614,6 +628,7 @@
         el("td", { text: (q.as_of || "").replace("T", " ").slice(0, 19) }),
         el("td", { text: q.source || "" }));
     }));
+    labelCells($("quotes-table"));
   }
 
   async function loadWatchlist() {

@@ -201,6 +201,8 @@ def test_every_page_fits_a_phone_screen(page, api_key, api):
     try:
         for name in ("Fleet", "Jobs", "Trade", "Accounts", "Market"):
             page.go(name)
+            if name == "Fleet":
+                page.text_appears("fleet-groups", rf"Group {group}")
             overflow = page.driver.execute_script(
                 "return document.documentElement.scrollWidth - window.innerWidth"
             )
