@@ -48,7 +48,7 @@ PATH = "/ws"
 ALL = "*"  # subscribe to every group or every symbol
 QUEUE_SIZE = 256  # events waiting for one client before it is dropped (app.config WS_QUEUE_SIZE)
 AUTH_SECONDS = 10.0  # the first message (the key) must arrive within this
-REVERIFY_SECONDS = 30.0  # a revoked key is shut out within about this long
+REVERIFY_SECONDS = 30.0  # a revoked key is shut out within about this long (WS_REVERIFY_SECONDS)
 FORCE_CLOSE_SECONDS = 5.0  # a dropped client still blocked in a send is cut off after this
 MAX_SUBSCRIPTIONS = 500
 
@@ -216,6 +216,7 @@ def account_message(group: str, account, *, snapshot: bool) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("WS_QUEUE_SIZE", QUEUE_SIZE)
+    app.config.setdefault("WS_REVERIFY_SECONDS", REVERIFY_SECONDS)
     app.extensions[_EXTENSION] = Hub(app)
     sock = Sock(app)
 
@@ -274,7 +275,7 @@ class _Session:
                 if self.client.lost.is_set():
                     self.close(CLOSE_STREAM_LOST, "event stream lost: reconnect to resync")
                     return
-                if time.monotonic() - checked > REVERIFY_SECONDS:
+                if time.monotonic() - checked > self.app.config["WS_REVERIFY_SECONDS"]:
                     checked = time.monotonic()
                     if auth.verify_key(key) is None:
                         self.send({"type": "error", "message": "API key revoked"})

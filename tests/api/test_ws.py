@@ -172,6 +172,7 @@ def small_queue_server(redis_server):
 
     app = create_app()
     app.config["WS_QUEUE_SIZE"] = 8
+    app.config["WS_REVERIFY_SECONDS"] = 0.5
     with LiveServer(app) as server:
         yield server
 
@@ -235,3 +236,15 @@ def test_ws_malformed_events_do_not_stop_the_stream(live_server, api_key, redis_
     message, _ = receive_until(ws, lambda m: m["type"] == "quote" and "price" in m["quote"])
     assert message["quote"]["price"] == "7.00"
     ws.close()
+
+
+def test_ws_revoked_key_is_shut_out(small_queue_server, redis_client):
+    from core.apikeys import ApiKeyStore
+
+    store = ApiKeyStore(redis_client)
+    name = unique("ws-revoke")
+    ws = connect(small_queue_server.url, store.create(name))
+    subscribe(ws, groups=[])
+    store.revoke(name)
+    # Verified keys are remembered for 5 s, then the next check refuses it.
+    assert close_code(ws, timeout=15) == 4401
