@@ -51,6 +51,7 @@ AUTH_SECONDS = 10.0  # the first message (the key) must arrive within this
 REVERIFY_SECONDS = 30.0  # a revoked key is shut out within about this long (WS_REVERIFY_SECONDS)
 FORCE_CLOSE_SECONDS = 5.0  # a dropped client still blocked in a send is cut off after this
 MAX_SUBSCRIPTIONS = 500
+MAX_TRACKED_JOBS = 10_000  # jobs whose last state one connection remembers
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_SLOW = 4008
@@ -299,6 +300,8 @@ class _Session:
             rank = _RANK.get(job.get("state"), 2)
             if rank < self.job_rank.get(job["id"], -1):
                 return
+            if len(self.job_rank) >= MAX_TRACKED_JOBS:  # forget finished jobs, not live ones
+                self.job_rank = {i: r for i, r in self.job_rank.items() if r < 2}
             self.job_rank[job["id"]] = rank
         elif message["type"] == "quote":
             quote = message["quote"]
