@@ -482,9 +482,15 @@
     const each = `${order.action} ${order.quantity} of ${order.symbols.join(", ")}`;
     const price = order.order_type === "limit" ? ` at a limit of ${order.limit_price}` : " at market";
     const total = Number(order.quantity) * accounts.length * order.symbols.length;
+    // The total value: at the limit price, or at the latest quotes the page has seen.
+    const prices = order.symbols.map((symbol) => Number(order.order_type === "limit"
+      ? order.limit_price : (state.quotes.get(symbol.toUpperCase()) || {}).price));
+    const value = prices.reduce((sum, p) => sum + p * Number(order.quantity) * accounts.length, 0);
+    const worth = Number.isFinite(value) && value > 0
+      ? ` (about ${value.toFixed(2)} ${order.order_type === "limit" ? "at the limit price" : "at the latest quotes"})` : "";
     $("order-confirm-text").textContent =
       `This is a live order: ${each}${price} on each of ${accounts.length} account(s) of group ${group}` +
-      (Number.isFinite(total) ? `, ${total} shares in total.` : ".");
+      (Number.isFinite(total) ? `, ${total} shares in total${worth}.` : ".");
     $("order-confirm-accounts").replaceChildren(...accounts.map((a) => el("li", { text: `${a.name} (${a.brokerage})` })));
     show($("order-confirm"), true);
     $("order-confirm-yes").focus();

@@ -84,7 +84,7 @@ def test_live_order_confirmation_names_the_accounts(page, api_key, api):
     page.wait(lambda _: confirm.is_displayed())
     assert "live order" in confirm.text
     assert "alice (paper)" in confirm.text and "bob (paper)" in confirm.text
-    assert "2 shares in total" in confirm.text
+    assert "2 shares in total (about 20.00 at the latest quotes)" in confirm.text
     assert not page.by_id("order-result").is_displayed()  # nothing sent yet
     page.screenshot("trade-confirmation")
     page.button("Confirm live order").click()
