@@ -9,7 +9,7 @@ import numpy as np
 
 from strategies.bars import Bars
 from strategies.base import GridSignals, Param, Strategy, warmup_bar
-from strategies.indicators import hold, sma
+from strategies.indicators import hold, sma, sma_exact
 
 
 class SmaCross(Strategy):
@@ -22,8 +22,9 @@ class SmaCross(Strategy):
     Before the first cross the strategy is flat. Every cross acts, also a second one the
     same way (possible when the averages are exactly equal for a bar, so that the cross in
     between is not strict): the trade is closed and opened again, as in the example. The
-    averages are pandas' rolling means to the bit (:func:`strategies.indicators.sma`), so
-    such ties fall where backtesting.py sees them. One difference: an entry cancelled for
+    averages are vectorised sums, recomputed as pandas' rolling means to the bit
+    (:func:`strategies.indicators.sma_exact`) wherever they come within 1e-9 of each other,
+    so ties fall where backtesting.py sees them. One difference: an entry cancelled for
     want of cash (a price above the equity) is tried again on the next bars while the
     target holds, as for every strategy here; the example waits for the next cross.
     """
@@ -42,7 +43,13 @@ class SmaCross(Strategy):
         return None
 
     def indicators(self, bars: Bars, **kwargs: Any) -> Mapping[str, np.ndarray]:
-        return {"fast": sma(bars.close, self.p["fast"]), "slow": sma(bars.close, self.p["slow"])}
+        fast, slow = sma(bars.close, self.p["fast"]), sma(bars.close, self.p["slow"])
+        if _close_call(fast, slow).any():
+            fast, slow = (
+                sma_exact(bars.close, self.p["fast"]),
+                sma_exact(bars.close, self.p["slow"]),
+            )
+        return {"fast": fast, "slow": slow}
 
     def signals(self, bars: Bars, indicators: Mapping[str, np.ndarray], **kwargs: Any):
         first = warmup_bar(indicators) + 1
@@ -59,11 +66,26 @@ class SmaCross(Strategy):
         averages = {w: sma(bars.close, w) for w in windows}
         fast = np.stack([averages[p["fast"]] for p in param_sets])
         slow = np.stack([averages[p["slow"]] for p in param_sets])
+        close_calls = np.flatnonzero(_close_call(fast, slow).any(axis=1))
+        exact: dict[int, np.ndarray] = {}
+        for row in close_calls:
+            for key, rows in (("fast", fast), ("slow", slow)):
+                w = param_sets[row][key]
+                if w not in exact:
+                    exact[w] = sma_exact(bars.close, w)
+                rows[row] = exact[w]
         long_only = np.array([p["long_only"] for p in param_sets])[:, None]
         warm = {w: warmup_bar([a]) for w, a in averages.items()}
         warmups = np.array([max(warm[p["fast"]], warm[p["slow"]]) for p in param_sets])
         targets, crosses = _targets(fast, slow, long_only, warmups + 1)
         return GridSignals(targets, warmups, crosses)
+
+
+def _close_call(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    """Bars where the two averages are so close that the last bit could decide a cross:
+    there, and only there, they are recomputed exactly as pandas computes them."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(fast - slow) <= 1e-9 * np.abs(slow)
 
 
 def _targets(fast: np.ndarray, slow: np.ndarray, long_only, first) -> tuple[np.ndarray, np.ndarray]:
