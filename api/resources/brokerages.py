@@ -11,7 +11,7 @@ from flask.views import MethodView
 from api.resources import Blueprint
 from api.schemas.brokerages import BrokerageSchema
 from brokers.credentials import BROKERAGES, BrokerageInfo
-from brokers.credentials.schemas import MAX_VALUE_LENGTH
+from brokers.credentials.schemas import MAX_STARTING_CASH, MAX_VALUE_LENGTH
 
 blp = Blueprint(
     "brokerages",
@@ -48,7 +48,7 @@ def describe(info: BrokerageInfo) -> dict:
 def _field(name: str, field: ma.fields.Field) -> dict:
     rules = [m for m in map(_message, _validators(field)) if m]
     if isinstance(field, ma.fields.Decimal):
-        rules.insert(0, "a decimal number above 0")
+        rules.insert(0, f"a decimal number above 0 and at most {MAX_STARTING_CASH}")
     else:
         rules.append(f"at most {MAX_VALUE_LENGTH} characters, no ':' or ','")
     rules.insert(0, "required" if field.required else "optional")

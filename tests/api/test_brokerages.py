@@ -25,7 +25,7 @@ def test_brokerages_list_every_brokerage_with_its_fields(api):
             "name": "starting_cash",
             "required": False,
             "secret": False,
-            "rule": "optional; a decimal number above 0",
+            "rule": "optional; a decimal number above 0 and at most 1000000000",
         }
     ]
 
