@@ -25,7 +25,8 @@ import redis
 
 from core import keys
 from core.errors import InvalidRequest, NotFound
-from core.models import from_iso, is_valid_name, to_iso, utcnow
+from core.groups import GroupRegistry
+from core.models import from_iso, to_iso, utcnow
 from core.vault import Vault
 
 
@@ -153,7 +154,7 @@ class TargetRegistry:
         Raises:
             InvalidRequest: ``group`` names no group, or no event is asked for.
         """
-        if group and not (is_valid_name(group) and self.connection.sismember(keys.groups(), group)):
+        if group and not GroupRegistry(self.connection).exists(group):
             raise InvalidRequest("no such group", errors={"group": [f"no group {group!r}"]})
         if not events:
             raise InvalidRequest("no events", errors={"events": ["name at least one event"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask.views import MethodView
 
 from api import deps
@@ -41,7 +42,7 @@ def _view(target: Target) -> dict:
 
 @blp.route("")
 class NotificationList(MethodView):
-    @blp.arguments(NotificationQuerySchema, location="query")
+    @blp.arguments(NotificationQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, NotificationSchema(many=True))
     def get(self, query):
         """Every target (``?group=g``: that group's; ``?group=``: the fleet-wide ones)."""

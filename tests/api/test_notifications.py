@@ -364,3 +364,10 @@ def test_schwab_login_near_its_end_is_announced_once(api, redis_client, receiver
         redis_client.delete(keys.schwab_refresh(), keys.schwab_access())
         if saved:
             redis_client.hset(keys.schwab_refresh(), mapping=saved)
+
+
+def test_unknown_query_parameter_is_422(api):
+    response = api.get("/api/v1/notifications", params={"grup": "x"})
+
+    assert response.status_code == 422, response.text
+    assert "grup" in response.json()["errors"]["query"]
