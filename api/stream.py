@@ -357,6 +357,7 @@ class _Session:
                     job = registry.fetch(job_id)
                 except NotFound:
                     continue  # finished and deleted in between
+                job.waiting = CodeRelay(self.connection).waiting(job.id)
                 self.deliver({"type": "job", "job": _job_schema.dump(job), "snapshot": True})
         book = QuoteBook(self.connection)
         quotes = book.all() if ALL in symbols else filter(None, map(book.find, sorted(symbols)))

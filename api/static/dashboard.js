@@ -236,9 +236,11 @@
     const known = state.jobs.get(job.id);
     if (known && rank(known) > rank(job)) return; // never back to an earlier state
     if (known && !job.results) job = Object.assign({}, known, job);
+    if (TERMINAL.includes(job.state)) job.waiting = [];
     state.jobs.set(job.id, job);
     if (!render) return;
     renderJobs();
+    renderWaitingBanner();
     if (state.openJob === job.id) renderJobDetail(job);
     if (state.orderJob === job.id) renderOrderResult(job);
   }
@@ -345,7 +347,7 @@
       el("td", { text: job.group }),
       el("td", { text: job.kind }),
       el("td", { text: describeJob(job) }),
-      el("td", {}, statusText(job.state)),
+      el("td", {}, statusText(job.state), (job.waiting || []).length ? " waiting for you" : ""),
       el("td", {}, el("button", { type: "button", text: `Open ${job.id.slice(0, 8)}`, onclick: () => openJob(job.id) })))));
     labelCells($("jobs-table"));
   }
@@ -385,6 +387,63 @@
     show($("job-unknown"), finished && statuses.includes("unknown"));
     $("job-retry-unknown").disabled = !$("job-checked").checked;
     show($("job-retry-failed"), finished && statuses.includes("failed"));
+    renderWaiting(job);
+  }
+
+  // --- two-factor codes: a login waiting for the person -----------------------------------
+
+  function renderWaitingBanner() {
+    const waiting = [...state.jobs.values()].filter((job) => (job.waiting || []).length);
+    show($("waiting-banner"), waiting.length > 0);
+    $("waiting-banner").replaceChildren(...waiting.map((job) => el("p", {},
+      `A login of ${job.waiting.map((w) => `${w.account} (${w.brokerage})`).join(", ")} is waiting for you. `,
+      el("button", { type: "button", text: `Answer job ${job.id.slice(0, 8)}`, onclick: () => { location.hash = "#jobs"; openJob(job.id); } }))));
+  }
+
+  function renderWaiting(job) {
+    const box = $("job-waiting");
+    const waiting = job.waiting || [];
+    show(box, waiting.length > 0);
+    if (box.dataset.job === job.id && box.dataset.waiting === JSON.stringify(waiting)) return; // keep what is typed
+    box.dataset.job = job.id;
+    box.dataset.waiting = JSON.stringify(waiting);
+    box.replaceChildren(...waiting.map((w) => {
+      const id = `code-${w.account}`;
+      const until = (w.deadline || "").replace("T", " ").slice(0, 19);
+      if (w.kind !== "code") {
+        return el("p", {}, el("strong", { text: `${w.account} (${w.brokerage}): ` }), `approve the login in the ${w.brokerage} app before ${until} UTC. ${w.prompt || ""}`);
+      }
+      const message = el("p", { class: "error", id: `${id}-error`, role: "alert" });
+      const input = el("input", { id, autocomplete: "one-time-code", maxlength: "16" });
+      const send = async () => {
+        message.textContent = "";
+        try {
+          await call("POST", `/api/v1/jobs/${job.id}/codes`, { account: w.account, code: input.value.trim() });
+          message.className = "ok";
+          message.textContent = `Code sent to ${w.account}'s login.`;
+          input.value = "";
+        } catch (error) {
+          message.className = "error";
+          const errors = fieldErrors(error);
+          message.textContent = errors.code ? `Code: ${[].concat(errors.code).join(" ")}` : error.message;
+        }
+      };
+      const parts = [
+        el("p", {}, el("strong", { text: `${w.account} (${w.brokerage}) asks: ` }), `“${w.prompt}” — answer before ${until} UTC.`),
+        el("label", { for: id, text: `Code for ${w.account}` }), input,
+        el("button", { type: "button", text: `Send code to ${w.account}`, onclick: send }),
+        message,
+      ];
+      if (w.captcha) {
+        const img = el("img", { alt: `Captcha of ${w.account}: read its text and send it as the code` });
+        fetch(`/api/v1/jobs/${job.id}/captcha?account=${encodeURIComponent(w.account)}`, { headers: { Authorization: `Bearer ${state.key}` } })
+          .then((r) => (r.ok ? r.blob() : Promise.reject(new Error("no captcha"))))
+          .then((blob) => { img.src = URL.createObjectURL(blob); })
+          .catch(() => { img.alt = "The captcha could not be read (answered already?)."; });
+        parts.splice(1, 0, img);
+      }
+      return el("div", { class: "field" }, ...parts);
+    }));
   }
 
   async function retry(statuses, checked) {

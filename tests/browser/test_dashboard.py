@@ -210,3 +210,26 @@ def test_every_page_fits_a_phone_screen(page, api_key, api):
             assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on a phone"
     finally:
         page.driver.set_window_size(size["width"], size["height"])
+
+
+def test_a_login_waiting_for_a_code_is_answered_from_the_page(page, api_key):
+    page.sign_in(api_key)
+    group = create_group(page)
+    page.choose("Group", group)
+    page.type("Account name", "chase1")
+    page.choose("Brokerage", "chase")
+    page.type("username", "me@x.io")
+    page.type("password", "otp-pw7711")  # the stand-in AutoRSA asks for a code
+    page.type("phone_last4", "1234")
+    assert page.field("password").get_attribute("type") == "password"
+    page.button("Activate").click()
+    page.text_appears("waiting-banner", r"chase1 \(chase\) is waiting for you", timeout=30)
+    page.driver.find_element(By.XPATH, "//button[starts-with(., 'Answer job')]").click()
+    page.text_appears("job-waiting", r"chase1 \(chase\) asks: “Enter code:”")
+    page.type("Code for chase1", "123456")
+    page.screenshot("job-waiting-for-code")
+    page.button("Send code to chase1").click()
+    page.text_appears("job-summary", r"succeeded", timeout=40)
+    assert not page.by_id("waiting-banner").is_displayed()
+    page.go("Accounts")
+    page.text_appears("accounts-table", rf"{group} chase1 chase active")
