@@ -185,18 +185,22 @@ def simulate(
     filled = np.zeros((rows, n + 1), dtype=np.int64)
     np.add.at(filled, (row_of, fill), 1)
     segment = np.cumsum(filled[:, :n], axis=1) - 1
-    safe = np.maximum(segment, 0)
-    seg_cash = np.take_along_axis(cash_after, safe, axis=1) if k_max else np.zeros((rows, n))
-    seg_size = np.take_along_axis(t_size, safe, axis=1) if k_max else np.zeros((rows, n))
-    seg_entry = np.take_along_axis(t_entry, safe, axis=1) if k_max else np.zeros((rows, n))
     flat = segment < 0
+    if k_max:
+        linear = (np.maximum(segment, 0) + (np.arange(rows) * k_max)[:, None]).ravel()
+        seg_cash = cash_after.ravel()[linear].reshape(rows, n)
+        seg_size = t_size.ravel()[linear].reshape(rows, n)
+        seg_entry = t_entry.ravel()[linear].reshape(rows, n)
+    else:
+        seg_cash, seg_size, seg_entry = (np.zeros((rows, n)) for _ in range(3))
     seg_cash[flat] = cash
     seg_size[flat] = 0.0
     seg_entry[flat] = 0.0
     equity = seg_cash + (close * seg_size - seg_size * seg_entry)
-    # Before its first decision backtesting.py back-fills the first equity it recorded.
-    first = np.minimum(np.maximum(np.arange(n), start[:, None]), n - 1)
-    equity = np.take_along_axis(equity, first, axis=1)
+    # Before its first decision backtesting.py back-fills the first equity it recorded; that
+    # differs from cash only when the finalize pass fills on the first decision bar itself.
+    for row in np.flatnonzero(start == n - 1):
+        equity[row, : n - 1] = equity[row, n - 1]
 
     traded = t_size != 0
     fills = Fills(
