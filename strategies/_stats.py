@@ -87,6 +87,26 @@ def compute_stats(
     exposure = (np.cumsum(marks[:, :n], axis=1) > 0).mean(axis=1) * 100
 
     day, annual = _calendar(time)
+    clean = np.zeros(rows, dtype=bool)
+    if day is not None and len(day) > 2:
+        # Day-end returns of all rows at once; rows with a NaN return (0 / 0 after ruin)
+        # drop it and go through the per-row code below.
+        with np.errstate(all="ignore"):
+            values = equity[:, day]
+            returns = values[:, 1:] / values[:, :-1] - 1
+            clean = ~np.isnan(returns).any(axis=1)
+            count = returns.shape[1]
+            growth = returns + 1
+            g_all = np.where(
+                (growth <= 0).any(axis=1), 0.0, np.exp(np.log(growth).sum(axis=1) / count) - 1
+            )
+            avg = returns.sum(axis=1) / count
+            var_all = ((avg[:, None] - returns) ** 2).sum(axis=1) / (count - 1)
+            vol_all = np.sqrt((var_all + (1 + g_all) ** 2) ** annual - (1 + g_all) ** (2 * annual))
+            vol_all = vol_all * 100
+            ann_all = (1 + g_all) ** annual - 1
+            down_all = np.sqrt(np.mean(np.clip(returns, -np.inf, 0) ** 2, axis=1))
+            sortino_all = ann_all / (down_all * np.sqrt(annual))
     out = []
     for row in range(rows):
         e = equity[row]
@@ -102,19 +122,24 @@ def compute_stats(
         s["buy_hold_return_pct"] = float((close[-1] - close[w]) / close[w] * 100)
         g, vol, day_returns = np.float64(0.0), math.nan, np.array([])
         with np.errstate(all="ignore"):  # numpy floats: overflow gives inf, as in pandas
-            if day is not None:
+            if clean[row]:
+                vol, annualized = float(vol_all[row]), float(ann_all[row])
+            elif day is not None:
                 values = e[day]
                 day_returns = values[1:] / values[:-1] - 1
                 day_returns = day_returns[~np.isnan(day_returns)]
                 g = np.float64(_geometric_mean(day_returns))
                 var = np.float64(_var(day_returns, 1))
                 vol = float(np.sqrt((var + (1 + g) ** 2) ** annual - (1 + g) ** (2 * annual)) * 100)
-            annualized = float((1 + g) ** annual - 1) if day is not None else 0.0
+            if not clean[row]:
+                annualized = float((1 + g) ** annual - 1) if day is not None else 0.0
         s["return_ann_pct"] = annualized * 100
         s["volatility_ann_pct"] = vol
         s["cagr_pct"] = _cagr(e, time)
         s["sharpe"] = s["return_ann_pct"] / (vol or math.nan)
-        if len(day_returns):
+        if clean[row]:
+            s["sortino"] = float(sortino_all[row])
+        elif len(day_returns):
             with np.errstate(divide="ignore", invalid="ignore"):
                 downside = np.sqrt(np.mean(np.clip(day_returns, -np.inf, 0) ** 2))
                 s["sortino"] = float(annualized / (downside * np.sqrt(annual)))
