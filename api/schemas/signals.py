@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from api.schemas.common import DecimalNumber, StrictSchema, Symbol
 from core import money
+from core.models import NAME_PATTERN, NAME_RULE
 from ingest.providers.base import INTERVALS
 
 
@@ -41,7 +42,10 @@ class SubscriptionSchema(ma.Schema):
 
 
 class SignalQuerySchema(StrictSchema):
-    group = ma.fields.String()
+    group = ma.fields.String(
+        validate=ma.validate.Regexp(NAME_PATTERN, error=f"must be {NAME_RULE}"),
+        metadata={"description": "default: every group with subscriptions"},
+    )
     symbol = Symbol()
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
 
