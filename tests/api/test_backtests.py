@@ -82,9 +82,13 @@ def test_grid_fans_out_over_two_workers_and_ranks(api, second_worker, goog_csv):
     assert body["progress"]["chunks"] == body["progress"]["chunks_done"] > 2
     assert len(body["workers"]) >= 2, body["workers"]  # the chunks ran on both workers
     expected = rank(local, "return_pct")
-    assert body["ranked"] == expected[: len(body["ranked"])]
+    # Sums of floats in another order (a chunk, one set) may differ in the last digit.
+    shown = expected[: len(body["ranked"])]
+    assert [r["params"] for r in body["ranked"]] == [r["params"] for r in shown]
+    for got, want in zip(body["ranked"], shown, strict=True):
+        assert got["stats"] == pytest.approx(want["stats"], rel=1e-9, nan_ok=True)
     assert body["best_params"] == expected[0]["params"]
-    assert body["stats"] == expected[0]["stats"]
+    assert body["stats"] == pytest.approx(expected[0]["stats"], rel=1e-9, nan_ok=True)
     returns = [r["stats"]["return_pct"] for r in body["ranked"]]
     assert returns == sorted(returns, reverse=True)
     assert api.get(f"/api/v1/backtests/{body['id']}/equity.png").status_code == 200
