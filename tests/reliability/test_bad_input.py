@@ -255,7 +255,7 @@ def test_bad_credentials_are_422_naming_the_field(
     assert not redis_client.exists(keys.account(group, name))
 
 
-@pytest.mark.parametrize("brokerage", ["robin hood", "RH", "PAPER", "paper\x00", "", "ünknown", 7])
+@pytest.mark.parametrize("brokerage", ["robin hood", "RH", "paper\x00", "", "ünknown", 7])
 def test_unknown_brokerage_is_422(api, group, brokerage):
     from brokers.credentials import BROKERAGES
 
