@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 import redis
 from apispec import BasePlugin
-from flask import Flask, current_app, jsonify
+from flask import Flask, current_app, jsonify, request
 from kombu.exceptions import OperationalError
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -75,6 +75,18 @@ def init_app(app: Flask) -> None:
     for exc in (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
         app.register_error_handler(exc, _redis_down)
     app.register_error_handler(OperationalError, _broker_down)
+    app.before_request(_refuse_nameless_query_parameters)
+
+
+def _refuse_nameless_query_parameters():
+    """``?=x`` names no parameter: webargs would drop it silently; say what is wrong."""
+    if "" in request.args:
+        return error_response(
+            422,
+            "a query parameter has no name",
+            {"query": {"": ["a query parameter needs a name"]}},
+        )
+    return None
 
 
 class JsonParser(FlaskParser):

@@ -10,7 +10,7 @@ import marshmallow as ma
 from brokers.credentials import brokerage_names
 from core import money
 from core.models import NAME_PATTERN, NAME_RULE
-from core.quotes import MAX_PRICE, SYMBOL_PATTERN, SYMBOL_RULE, clean_symbol
+from core.quotes import MAX_PRICE, SYMBOL_INPUT_PATTERN, SYMBOL_RULE, clean_symbol
 
 DECIMAL_STRING = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
@@ -97,6 +97,9 @@ class QuantityOrAll(DecimalNumber):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+SYMBOL_INPUT_DOCUMENTED = rf"^[ \t\n\r\f\v]*{SYMBOL_INPUT_PATTERN.pattern}[ \t\n\r\f\v]*$"
+
+
 class Symbol(ma.fields.String):
     """A ticker, checked as sent and then upper-cased (``core.quotes.clean_symbol``).
 
@@ -106,7 +109,8 @@ class Symbol(ma.fields.String):
     default_error_messages = {"symbol": f"must be {SYMBOL_RULE}"}
 
     def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("metadata", {}).setdefault("pattern", SYMBOL_PATTERN.pattern)
+        # What is accepted as sent (any case, ASCII whitespace around), not the stored form.
+        kwargs.setdefault("metadata", {}).setdefault("pattern", SYMBOL_INPUT_DOCUMENTED)
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
