@@ -89,8 +89,11 @@ class Broker(Protocol):
         seconds: a leg budgets by it."""
         ...
 
-    def activate(self, account: BrokerAccount) -> LegResult:
-        """Check the account can be used; ``ok`` or ``failed`` with the reason."""
+    def activate(self, account: BrokerAccount, *, job_id: str = "") -> LegResult:
+        """Check the account can be used; ``ok`` or ``failed`` with the reason.
+
+        ``job_id``: the activation job (an adapter that asks the person for a code shows
+        the wait on it)."""
         ...
 
     def deactivate(self, account: BrokerAccount) -> LegResult:
@@ -113,7 +116,7 @@ class Broker(Protocol):
         ...
 
     def holdings(
-        self, accounts: list[BrokerAccount]
+        self, accounts: list[BrokerAccount], *, job_id: str = ""
     ) -> tuple[list[AccountHoldings], list[LegResult]]:
         """Read positions; one result per account says whether that worked."""
         ...

@@ -434,13 +434,15 @@ def _run_account(
         read: list[AccountHoldings] = []
 
         def read_holdings(_job_id, _order, accounts):
-            found, results = broker.holdings(accounts)
+            found, results = broker.holdings(accounts, job_id=job.id)
             read.extend(found)
             return results
 
         return _guarded(job, [account], read_holdings), (read[0] if read else None)
     if job.kind is JobKind.ACTIVATE:
-        step = lambda _job_id, _order, accounts: [broker.activate(accounts[0])]  # noqa: E731
+        step = lambda job_id, _order, accounts: [  # noqa: E731
+            broker.activate(accounts[0], job_id=job_id)
+        ]
     elif job.kind is JobKind.DEACTIVATE:
         step = lambda _job_id, _order, accounts: [broker.deactivate(accounts[0])]  # noqa: E731
     else:

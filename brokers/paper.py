@@ -69,7 +69,7 @@ class PaperBroker:
         """Redis only: a second is generous (plus the fault-test ``delay`` per order)."""
         return 1.0 + self.delay
 
-    def activate(self, account: BrokerAccount) -> LegResult:
+    def activate(self, account: BrokerAccount, *, job_id: str = "") -> LegResult:
         wanted = Decimal(
             str(account.credentials.get("starting_cash") or self.default_starting_cash)
         )
@@ -172,7 +172,7 @@ class PaperBroker:
         return [settled[a.name, s] for a in accounts for s in order.symbols]
 
     def holdings(
-        self, accounts: list[BrokerAccount]
+        self, accounts: list[BrokerAccount], *, job_id: str = ""
     ) -> tuple[list[AccountHoldings], list[LegResult]]:
         found, results = [], []
         for account in accounts:

@@ -25,9 +25,8 @@ from brokers.autorsa.scrub import Scrubber
 from brokers.base import AccountHoldings, BrokerAccount, BrokerTraits
 from brokers.credentials import BROKERAGES, autorsa_entry
 from core.codes import CodeRelay
-from core.errors import InvalidRequest, NotFound
-from core.jobs import JobRegistry
-from core.models import LegResult, LegState, OrderRequest, OrderType, ResultStatus
+from core.errors import InvalidRequest
+from core.models import LegResult, OrderRequest, OrderType, ResultStatus
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -124,7 +123,7 @@ class AutoRSABroker:
         limit = self.settings.autorsa_timeout_for(self.name) + self._code_timeout()
         return limit + TERM_GRACE_SECONDS + 5
 
-    def activate(self, account: BrokerAccount) -> ActivationResult:
+    def activate(self, account: BrokerAccount, *, job_id: str = "") -> ActivationResult:
         """Log in and read holdings for ``account`` alone.
 
         Returns:
@@ -132,7 +131,7 @@ class AutoRSABroker:
             total), or ``failed`` with the reason (wrong password, 2FA needed,
             browser missing, network, ...). Never places an order.
         """
-        reading = self._read_holdings(account)
+        reading = self._read_holdings(account, job_id)
         if reading.holdings is None:
             return ActivationResult(
                 account=account.name,
@@ -196,7 +195,7 @@ class AutoRSABroker:
     ) -> list[LegResult]:
         """Read the account's holdings, then sell what it holds of each symbol (one run per
         symbol: AutoRSA takes one quantity per run); a symbol held not at all is skipped."""
-        reading = self._read_holdings(account)
+        reading = self._read_holdings(account, job_id)
         if reading.holdings is None:
             detail = f"holdings could not be read before selling everything: {reading.error}"
             return [
@@ -244,13 +243,13 @@ class AutoRSABroker:
         return results
 
     def holdings(
-        self, accounts: list[BrokerAccount]
+        self, accounts: list[BrokerAccount], *, job_id: str = ""
     ) -> tuple[list[AccountHoldings], list[LegResult]]:
         """Read each account's holdings; one ``ok``/``failed`` result per account."""
         found: list[AccountHoldings] = []
         results: list[LegResult] = []
         for account in accounts:
-            reading = self._read_holdings(account)
+            reading = self._read_holdings(account, job_id)
             if reading.holdings is None:
                 results.append(
                     LegResult(account.name, self.name, ResultStatus.FAILED, reading.error)
@@ -318,13 +317,13 @@ class AutoRSABroker:
         _log_output(outcome, scrubber, f"job {job_id} {self.group}/{account.name}")
         return results
 
-    def _read_holdings(self, account: BrokerAccount) -> HoldingsReading:
+    def _read_holdings(self, account: BrokerAccount, job_id: str) -> HoldingsReading:
         prepared = self._prepare(account)
         if isinstance(prepared, str):
             return HoldingsReading(None, prepared)
         entry, scrubber = prepared
         argv = build_holdings_argv(self.settings.autorsa_bin, self.name)
-        outcome = self._run(argv, account, entry, scrubber, None)
+        outcome = self._run(argv, account, entry, scrubber, job_id)
         _log_output(outcome, scrubber, f"holdings {self.group}/{account.name}")
         return parse_holdings(
             outcome,
@@ -350,13 +349,13 @@ class AutoRSABroker:
         account: BrokerAccount,
         entry: str,
         scrubber: Scrubber,
-        job_id: str | None,
+        job_id: str,
     ) -> RunOutcome:
-        relay = None
-        if self._connection is not None and self._prompts:
+        relay = None  # without a job to show the wait on, a prompt fails the login at once
+        if self._connection is not None and self._prompts and job_id:
             relay = AccountRelay(
                 CodeRelay(self._connection),
-                job_id if job_id is not None else (lambda: self._running_job(account.name)),
+                job_id,
                 group=self.group,
                 account=account.name,
                 brokerage=self.name,
@@ -378,22 +377,6 @@ class AutoRSABroker:
 
     def _code_timeout(self) -> float:
         return self.settings.autorsa_code_timeout_for(self.name) if self._prompts else 0.0
-
-    def _running_job(self, account: str) -> str | None:
-        """The job whose leg runs ``account`` now: the head of the group's run order, if
-        its leg of this brokerage is running and holds the account (an activation or a
-        holdings read is not told its job id; :mod:`tasks.runner` keeps the order)."""
-        assert self._connection is not None
-        jobs = JobRegistry(self._connection)
-        head = jobs.head(self.group)
-        if head is None:
-            return None
-        try:
-            job = jobs.fetch(head, with_results=False)
-        except NotFound:
-            return None
-        leg_runs = job.leg_states.get(self.name) is LegState.RUNNING
-        return head if leg_runs and account in job.legs.get(self.name, []) else None
 
 
 def _summary(holdings: AccountHoldings, prefix: str = "") -> str:
