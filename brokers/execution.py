@@ -41,7 +41,7 @@ from brokers.base import AccountHoldings, Broker, BrokerAccount
 from core import keys
 from core.accounts import AccountRegistry
 from core.errors import NotFound, RiskRuleViolation, VaultError
-from core.jobs import JobRegistry
+from core.jobs import JobRegistry, event_json
 from core.leases import Lease
 from core.legs import REFUSED, Claim, LegBook
 from core.models import (
@@ -351,6 +351,7 @@ class _Leg:
             report=report,
             account_key=account_key,
             account_fields=fields,
+            event=event_json(job) if results else "",
         )
         if left == REFUSED:
             raise _LeaseLost

@@ -80,7 +80,8 @@ return 'claimed'
 
 # KEYS: job, legs, lease, results[, account].
 # ARGV: brokerage, token, now, only_missing (0/1), report (0/1), n, n result field/value
-#       pairs, then account field/value pairs (written only if the account still exists).
+#       pairs, the events channel and an event to publish ('' for none), then account
+#       field/value pairs (written only if the account still exists).
 # Returns -1 when refused (lease not ours, or job terminal); else how many legs of the
 # job are not reported yet (when reporting), or 0.
 _RECORD = (
@@ -91,9 +92,11 @@ local n = tonumber(ARGV[6])
 local verb = 'HSET'
 if ARGV[4] == '1' then verb = 'HSETNX' end
 for i = 7, 6 + 2 * n, 2 do redis.call(verb, KEYS[4], ARGV[i], ARGV[i + 1]) end
-if KEYS[5] and #ARGV > 6 + 2 * n and redis.call('EXISTS', KEYS[5]) == 1 then
-  redis.call('HSET', KEYS[5], unpack(ARGV, 7 + 2 * n))
+local base = 7 + 2 * n
+if KEYS[5] and #ARGV > base + 1 and redis.call('EXISTS', KEYS[5]) == 1 then
+  redis.call('HSET', KEYS[5], unpack(ARGV, base + 2))
 end
+if n > 0 and ARGV[base + 1] ~= '' then redis.call('PUBLISH', ARGV[base], ARGV[base + 1]) end
 if ARGV[5] ~= '1' then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], 'reported|' .. ARGV[3])
 redis.call('DEL', KEYS[3])
@@ -177,6 +180,7 @@ class LegBook:
         report: bool = False,
         account_key: str | None = None,
         account_fields: Mapping[str, str] | None = None,
+        event: str = "",
     ) -> int:
         """Write results (and an account's new fields) if ``token`` still holds the lease.
 
@@ -185,6 +189,8 @@ class LegBook:
             report: this is the leg's last write: mark it ``reported`` and free the lease.
             account_key, account_fields: an account hash to update in the same step
                 (activation's new state, a holdings read), if the account still exists.
+            event: published on the job-events channel when results were written (the
+                live view shows them as they arrive).
 
         Returns:
             ``REFUSED`` (-1) when nothing was written: the lease lapsed or was
@@ -210,6 +216,8 @@ class LegBook:
             int(report),
             len(pairs) // 2,
             *pairs,
+            keys.job_events(),
+            event,
             *extra,
         ]
         return int(self._record(keys=leg_keys, args=args))
