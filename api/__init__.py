@@ -31,6 +31,7 @@ from api.resources import (
 from api.schemas.common import decimal2properties
 from core import logs
 from core.settings import Settings, get_settings
+from strategies.loader import load_user_strategies
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     settings = settings or get_settings()
+    load_user_strategies(settings)
     logs.configure(settings, logging.getLogger("api"))
     deps.init_app(app, settings)
     api = _Api(app, spec_kwargs={"extra_plugins": [errors.ErrorResponsesPlugin(auth.is_protected)]})

@@ -14,11 +14,21 @@ import inspect
 import traceback
 from collections.abc import Iterable
 
+from core.settings import Settings
 from strategies.base import Strategy
 from strategies.errors import StrategyLoadError
 from strategies.registry import StrategyRegistry, registry
 
 SETTING = "TRADEFLEET_STRATEGY_MODULES"
+
+
+def load_user_strategies(settings: Settings) -> None:
+    """Load ``TRADEFLEET_STRATEGY_MODULES`` at a process's start; a broken module stops the
+    start with one line saying what is wrong (``SystemExit``)."""
+    try:
+        load_strategy_modules(settings.strategy_modules)
+    except StrategyLoadError as exc:
+        raise SystemExit(f"tradefleet: {exc.message}") from None
 
 
 def load_strategy_modules(

@@ -4,6 +4,7 @@ from celery import Celery, signals
 
 from core import logs
 from core.settings import get_settings
+from strategies.loader import load_user_strategies
 
 app = Celery(
     "tradefleet",
@@ -20,6 +21,11 @@ app = Celery(
     ],
 )
 app.config_from_object("tasks.config")
+
+
+@signals.worker_init.connect
+def _load_user_strategies(**_kwargs) -> None:
+    load_user_strategies(get_settings())
 
 
 @signals.after_setup_logger.connect
