@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -32,6 +34,10 @@ import redis
 from core import keys
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.models import from_iso, to_iso
+
+_log = logging.getLogger(__name__)
+# Told when an account starts waiting for a code (see CodeRelay.on_waiting).
+_WAITING_LISTENERS: list[Callable[[str, str, str], None]] = []
 
 MAX_CODE_LENGTH = 16
 # How long an abandoned waiting hash outlives the latest deadline in it (a worker died).
@@ -133,6 +139,13 @@ class CodeRelay:
 
     # The run's side -----------------------------------------------------------
 
+    @staticmethod
+    def on_waiting(listener: Callable[[str, str, str], None]) -> None:
+        """Call ``listener(job_id, group, account)`` whenever an account starts waiting
+        (notifications register here; this layer cannot import them)."""
+        if listener not in _WAITING_LISTENERS:
+            _WAITING_LISTENERS.append(listener)
+
     def announce(self, job_id: str, group: str, wait: CodeWait, captcha_png: bytes = b"") -> None:
         """Show that ``wait.account`` waits now (and publish it on the job-events channel)."""
         left = max(1, math.ceil(wait.deadline.timestamp() - time.time()))
@@ -147,6 +160,11 @@ class CodeRelay:
         pipe.expire(keys.job_waiting(job_id), left + _WAITING_GRACE_SECONDS)
         pipe.publish(keys.job_events(), _event(job_id, group, "waiting", wait))
         pipe.execute()
+        for listener in _WAITING_LISTENERS:
+            try:
+                listener(job_id, group, wait.account)
+            except Exception:  # a listener must never stop the wait; its own errors are logged
+                _log.exception("a listener of waiting accounts failed")
 
     def take(self, job_id: str, account: str, timeout: float) -> str | None:
         """The code delivered for ``account``, waiting up to ``timeout`` s; it is gone

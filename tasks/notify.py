@@ -21,6 +21,7 @@ import time
 import redis
 
 import brokers.schwab
+from core.codes import CodeRelay
 from core.errors import NotFound, VaultError
 from core.jobs import JobRegistry
 from core.keys import notify_once
@@ -66,7 +67,7 @@ def job_finished(job: Job) -> None:
 def code_needed(job_id: str, group: str, account: str) -> int:
     """Tell the targets wanting ``code_needed`` that ``account`` of a job waits for a code.
 
-    Not called yet: the 2FA prompt (``core.codes.CodeRelay.announce``) is where it belongs.
+    Called by ``core.codes.CodeRelay.announce`` (registered below) when a login asks.
     """
     registry = targets(context.connection(), context.settings())
     if not registry.anyone_listens(group):
@@ -206,3 +207,6 @@ def _compose(
     if event == Event.CODE_NEEDED:
         return delivery.compose_code_needed(job, account)
     return delivery.compose_job(job, event)
+
+
+CodeRelay.on_waiting(code_needed)

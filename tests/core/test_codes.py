@@ -105,3 +105,14 @@ def test_waiting_hash_expires_after_the_latest_deadline(redis_client) -> None:
     relay, job = CodeRelay(redis_client), unique("job")
     relay.announce(job, "g", _wait(seconds=10))
     assert 10 < redis_client.ttl(keys.job_waiting(job)) <= 71
+
+
+def test_announce_tells_waiting_listeners_and_notifications_listen(redis_client):
+    import tasks.notify
+    from core import codes
+
+    heard = []
+    codes.CodeRelay.on_waiting(lambda job, group, account: heard.append((job, group, account)))
+    codes.CodeRelay(redis_client).announce("job-w", "grp-w", _wait("a9"))
+    assert heard[-1] == ("job-w", "grp-w", "a9")
+    assert tasks.notify.code_needed in codes._WAITING_LISTENERS
