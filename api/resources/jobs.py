@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Page
@@ -54,7 +55,7 @@ class JobCodes(MethodView):
 
 @blp.route("/jobs/<string:job_id>/captcha")
 class JobCaptcha(MethodView):
-    @blp.arguments(CaptchaQuerySchema, location="query")
+    @blp.arguments(CaptchaQuerySchema, location="query", unknown=ma.RAISE)
     @blp.alt_response(200, description="The captcha image (PNG)")
     @blp.alt_response(404, description="No such job, or no captcha waiting for an answer")
     def get(self, query, job_id):

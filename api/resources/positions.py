@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import marshmallow as ma
 from flask.views import MethodView
 
 from api import deps
@@ -17,7 +18,7 @@ blp = Blueprint("positions", __name__, url_prefix="/api/v1", description="Positi
 
 @blp.route("/groups/<string:group>/positions")
 class Positions(MethodView):
-    @blp.arguments(PositionsQuerySchema, location="query")
+    @blp.arguments(PositionsQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, AccountPositionsSchema(many=True))
     @blp.alt_response(404, description="No such group")
     def get(self, query, group):
@@ -31,7 +32,7 @@ class Positions(MethodView):
 
 @blp.route("/holdings")
 class Holdings(MethodView):
-    @blp.arguments(HoldingsQuerySchema, location="query")
+    @blp.arguments(HoldingsQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, SymbolHoldingsSchema(many=True))
     @blp.alt_response(404, description="No such group")
     def get(self, query):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask.views import MethodView
 
 from api import deps
@@ -67,7 +68,7 @@ class SubscriptionItem(MethodView):
 
 @blp.route("/signals")
 class SignalList(MethodView):
-    @blp.arguments(SignalQuerySchema, location="query")
+    @blp.arguments(SignalQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, SignalSchema(many=True))
     def get(self, query):
         """Signals, newest bar first, of one group (or every subscribed group), optionally
