@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import marshmallow as ma
 
@@ -30,7 +30,10 @@ class BacktestCreateSchema(StrictSchema):
         metadata={"example": {"fast": [5, 10, 15], "slow": [20, 30, 40]}},
     )
     cash = ma.fields.Float(
-        load_default=10_000.0, validate=ma.validate.Range(min=0, min_inclusive=False)
+        load_default=10_000.0,
+        validate=ma.validate.Range(
+            min=0, min_inclusive=False, max=1e12, error="must be above 0 and at most 1e12"
+        ),
     )
     commission = ma.fields.Float(
         load_default=0.0,
@@ -49,8 +52,22 @@ class BacktestCreateSchema(StrictSchema):
     )
     symbol = Symbol()
     interval = ma.fields.String(validate=ma.validate.OneOf(INTERVALS))
-    start = ma.fields.AwareDateTime(default_timezone=UTC)
-    end = ma.fields.AwareDateTime(default_timezone=UTC)
+    start = ma.fields.AwareDateTime(default_timezone=UTC, validate=lambda d: _in_range(d))
+    end = ma.fields.AwareDateTime(default_timezone=UTC, validate=lambda d: _in_range(d))
+
+    @ma.validates_schema
+    def _start_before_end(self, data, **_kwargs):
+        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
+            raise ma.ValidationError("must be after start", field_name="end")
+
+
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_range(moment: datetime) -> None:
+    """Bars are stored from 1970 on (epoch timestamps); 2100 bounds the far end."""
+    if not _EARLIEST <= moment <= _LATEST:
+        raise ma.ValidationError("must be between 1970-01-01 and 2100-01-01 (UTC)")
 
 
 class BacktestAcceptedSchema(ma.Schema):
