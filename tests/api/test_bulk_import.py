@@ -64,8 +64,10 @@ def test_accounts_import_cli_refuses_a_readable_file_and_imports_csv(api, app, t
     broken.write_text(json.dumps([{"name": "j1", "brokerage": "nowhere", "credentials": {}}]))
     broken.chmod(0o600)
     failed = runner.invoke(args=["accounts", "import", str(broken), "--group", group])
-    assert failed.exit_code != 0 and "row 1" in failed.output and "nothing was imported" in (
-        failed.output
+    assert (
+        failed.exit_code != 0
+        and "row 1" in failed.output
+        and "nothing was imported" in (failed.output)
     )
     names = {a["name"] for a in api.get(f"/api/v1/groups/{group}/accounts").json()}
     assert names == {"c1", "c2"}
