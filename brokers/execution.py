@@ -26,18 +26,16 @@ many legs of the job are still out, so the caller can finish the job.
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
-import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import redis
 
 from brokers import get_broker, traits_of
-from brokers.base import AccountHoldings, Broker, BrokerAccount
+from brokers.account_step import account_effects, guarded, per_symbol, run_account
+from brokers.base import Broker, BrokerAccount
 from core import keys
 from core.accounts import AccountRegistry
 from core.errors import NotFound, RiskRuleViolation, VaultError
@@ -46,13 +44,10 @@ from core.leases import Lease
 from core.legs import REFUSED, Claim, LegBook
 from core.models import (
     Account,
-    AccountState,
     Job,
     JobKind,
     LegResult,
     ResultStatus,
-    to_iso,
-    utcnow,
 )
 from core.settings import Settings
 from core.throttle import ConcurrencySlot, take_rate_token
@@ -69,10 +64,6 @@ INLINE_BATCH = 500
 UNKNOWN_AFTER_INTERRUPTION = (
     "outcome unknown: the run of this leg was interrupted (worker lost?) before it "
     "recorded a result; check the brokerage before retrying"
-)
-UNKNOWN_AFTER_CRASH = (
-    "outcome unknown: the adapter failed while placing the order; check the brokerage "
-    "before retrying"
 )
 NOT_REACHED = (
     "not attempted: the leg's time limit (TRADEFLEET_LEG_TIME_LIMIT={limit:g}s) left no "
@@ -238,10 +229,10 @@ class _Leg:
                 raise _LeaseLost
             loaded = self._load(job, [name], with_credentials=True)[0]
             if isinstance(loaded, LegResult):
-                self._write(job, _per_symbol(job, loaded))
+                self._write(job, per_symbol(job, loaded))
                 continue
-            results, holdings = _run_account(broker, job, loaded, self.deadline)
-            effects = _account_effects(job, loaded.account, results, holdings)
+            results, holdings = run_account(broker, job, loaded, self.deadline)
+            effects = account_effects(job, loaded.account, results, holdings)
             self._write(job, results, account_fields=effects)
         return []
 
@@ -262,11 +253,11 @@ class _Leg:
         secret = job.kind is not JobKind.TRANSACTION or trades
         for loaded in self._load(job, names, with_credentials=secret):
             if isinstance(loaded, LegResult):
-                results.extend(_per_symbol(job, loaded))
+                results.extend(per_symbol(job, loaded))
             else:
                 ready.append(loaded)
         if ready:
-            results.extend(_guarded(job, ready, step))
+            results.extend(guarded(job, ready, step))
         return results
 
     def _settle(self, broker: Broker, job: Job, names: list[str]) -> list[LegResult]:
@@ -298,7 +289,7 @@ class _Leg:
         unknown = [
             r
             for name in open_names
-            for r in _per_symbol(
+            for r in per_symbol(
                 job,
                 LegResult(name, self.brokerage, ResultStatus.UNKNOWN, UNKNOWN_AFTER_INTERRUPTION),
             )
@@ -373,7 +364,7 @@ class _Leg:
         return [
             r
             for name in names
-            for r in _per_symbol(
+            for r in per_symbol(
                 job, LegResult(name, self.brokerage, ResultStatus.REJECTED, refusal.message)
             )
         ]
@@ -383,26 +374,8 @@ class _Leg:
         return [
             r
             for name in names
-            for r in _per_symbol(job, LegResult(name, self.brokerage, ResultStatus.FAILED, detail))
+            for r in per_symbol(job, LegResult(name, self.brokerage, ResultStatus.FAILED, detail))
         ]
-
-
-def _account_effects(
-    job: Job, account: Account, results: list[LegResult], holdings: AccountHoldings | None
-) -> tuple[str, dict[str, str]] | None:
-    """The account's new fields after this step (written with its results, or not at all)."""
-    if job.kind is JobKind.ACTIVATE:
-        result = results[0]
-        if result.status is ResultStatus.OK:
-            details = getattr(result, "account_details", None)
-            return _state_change(account, AccountState.ACTIVE, details=details)
-        return _state_change(account, AccountState.FAILED, error=result.detail)
-    if job.kind is JobKind.DEACTIVATE and results[0].status is ResultStatus.OK:
-        return _state_change(account, AccountState.INACTIVE)
-    if job.kind is JobKind.HOLDINGS and holdings is not None:
-        details = {**account.details, "holdings": holdings_view(holdings)}
-        return _state_change(account, account.state, details=details)
-    return None
 
 
 def _fetch(connection: redis.Redis, job_id: str) -> Job:
@@ -412,87 +385,3 @@ def _fetch(connection: redis.Redis, job_id: str) -> Job:
 def _batches(names: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(names), size):
         yield names[start : start + size]
-
-
-def _state_change(
-    account: Account,
-    state: AccountState,
-    *,
-    error: str = "",
-    details: dict | None = None,
-) -> tuple[str, dict[str, str]]:
-    fields = {"state": state.value, "last_error": error, "updated_at": to_iso(utcnow())}
-    if details is not None:
-        fields["details"] = json.dumps(details, sort_keys=True)
-    return keys.account(account.group, account.name), fields
-
-
-def _run_account(
-    broker: Broker, job: Job, account: BrokerAccount, deadline: float
-) -> tuple[list[LegResult], AccountHoldings | None]:
-    """Run the job's step for one account: its results, and its holdings when read."""
-    if job.kind is JobKind.HOLDINGS:
-        read: list[AccountHoldings] = []
-
-        def read_holdings(_job_id, _order, accounts):
-            found, results = broker.holdings(accounts, job_id=job.id)
-            read.extend(found)
-            return results
-
-        return _guarded(job, [account], read_holdings), (read[0] if read else None)
-    if job.kind is JobKind.ACTIVATE:
-        step = lambda job_id, _order, accounts: [  # noqa: E731
-            broker.activate(accounts[0], job_id=job_id)
-        ]
-    elif job.kind is JobKind.DEACTIVATE:
-        step = lambda _job_id, _order, accounts: [broker.deactivate(accounts[0])]  # noqa: E731
-    else:
-        step = functools.partial(broker.place_orders, deadline=deadline)
-    return _guarded(job, [account], step), None
-
-
-def _guarded(job: Job, accounts: list[BrokerAccount], call) -> list[LegResult]:
-    """``call(job_id, order, accounts)``; an adapter bug becomes a result, never a lost job."""
-    try:
-        return call(job.id, job.order, accounts)
-    except Exception as exc:  # the trace has no message: messages may hold secrets
-        log.error(
-            "job %s: %s adapter raised %s\n%s",
-            job.id,
-            accounts[0].account.brokerage,
-            type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        if job.kind is JobKind.TRANSACTION:
-            status, detail = ResultStatus.UNKNOWN, UNKNOWN_AFTER_CRASH
-        else:
-            status = ResultStatus.FAILED
-            detail = f"internal error in the {accounts[0].account.brokerage} adapter"
-        return [
-            r
-            for a in accounts
-            for r in _per_symbol(job, LegResult(a.name, a.account.brokerage, status, detail))
-        ]
-
-
-def holdings_view(holdings: AccountHoldings) -> dict:
-    """What the positions API shows of a holdings read (plain JSON)."""
-    return {
-        "positions": [asdict(p) for p in holdings.positions],
-        "cash": holdings.cash,
-        "total": holdings.total,
-        "masked_numbers": holdings.masked_numbers,
-        "as_of": to_iso(holdings.as_of),
-    }
-
-
-def _per_symbol(job: Job, result: LegResult) -> list[LegResult]:
-    """Spread one account-level result over every symbol of an order."""
-    if job.kind is not JobKind.TRANSACTION or job.order is None:
-        return [result]
-    return [
-        LegResult.for_order(
-            result.account, result.brokerage, job.order, symbol, result.status, result.detail
-        )
-        for symbol in job.order.symbols
-    ]
