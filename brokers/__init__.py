@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import redis
+from redis.client import Pipeline
 
 from brokers.base import Broker, BrokerTraits
 from core.settings import Settings
@@ -48,7 +49,9 @@ def get_broker(
     return cls(brokerage, settings, group, connection=connection)
 
 
-def wipe_ledger(connection: redis.Redis, group: str, account: str, pipeline=None) -> None:
+def wipe_ledger(
+    connection: redis.Redis, group: str, account: str, pipeline: Pipeline | None = None
+) -> None:
     """Forget a deleted account's ledger, for brokerages that keep one in Redis."""
     from brokers.paper_ledger import PaperLedger
 

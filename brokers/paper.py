@@ -6,7 +6,7 @@ Semantics:
   ``TRADEFLEET_PAPER_STARTING_CASH`` setting) and positions per symbol.
 * A **market** order fills completely at the symbol's last quote (``PUT
   /api/v1/market-data/<symbol>``, or beat's market-data provider); with no
-  quote, or one older than ``QUOTE_MAX_AGE``, it is rejected.
+  quote, or one older than ``QUOTE_MAX_AGE``, any order is rejected.
 * A **limit** order is immediate-or-cancel: a buy fills at the last quote when
   the quote is at or below the limit, a sell when it is at or above it;
   otherwise it is rejected and nothing rests on the book.
@@ -209,7 +209,8 @@ def _refusal(order: OrderRequest, symbol: str, quote, max_age: float = 900.0) ->
     """Why the order of ``symbol`` cannot go to the ledger at all ("" when it can)."""
     if quote is None:
         return f"no quote for {symbol}: set one with PUT /api/v1/market-data/{symbol}"
-    if order.order_type is OrderType.MARKET and quote.age() > max_age:
+    # A limit order too: whether its limit is crossed now cannot be read off an old quote.
+    if quote.age() > max_age:
         return (
             f"stale quote for {symbol}: the last one ({money.format_price(quote.price)} from"
             f" {quote.source}) is {quote.age():.0f}s old, older than QUOTE_MAX_AGE ({max_age:g}s);"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import redis
+from redis.client import Pipeline
 
 from core import keys, money
 from core.models import OrderAction, to_iso, utcnow
@@ -252,7 +253,7 @@ class PaperLedger:
             raise outcome
         return outcome
 
-    def wipe(self, group: str, account: str, pipeline=None) -> None:
+    def wipe(self, group: str, account: str, pipeline: Pipeline | None = None) -> None:
         (pipeline or self.connection).delete(
             keys.paper_account(group, account),
             keys.paper_positions(group, account),

@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from core import keys
+from core.connection import reply_pairs
 from core.errors import NotFound
+from core.fleet_events import FleetChange, publish
 from core.jobs import Write
 from core.models import Account, AccountState, to_iso, utcnow
 
@@ -30,18 +33,13 @@ return rows
 """
 
 
-def _pairs(flat: list) -> dict[str, str]:
-    items = [v.decode() if isinstance(v, bytes) else v for v in flat]
-    return dict(zip(items[::2], items[1::2], strict=True))
-
-
 class AccountRegistry:
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
         self._update_existing = connection.register_script(_UPDATE_EXISTING)
         self._list_group = connection.register_script(_LIST_GROUP)
 
-    def save(self, account: Account, pipeline=None) -> None:
+    def save(self, account: Account, pipeline: Pipeline | None = None) -> None:
         """Write the account record and list it in its group."""
         pipe = pipeline or self.connection.pipeline()
         pipe.hset(keys.account(account.group, account.name), mapping=account.to_hash())
@@ -84,7 +82,7 @@ class AccountRegistry:
         rows = self._list_group(
             keys=[keys.group_accounts(group)], args=[keys.account(group, "{name}")]
         )
-        accounts = [Account.from_hash(_pairs(row)) for row in rows if row]
+        accounts = [Account.from_hash(reply_pairs(row)) for row in rows if row]
         return sorted(accounts, key=lambda a: a.name)
 
     def active(self, group: str, brokerages: tuple[str, ...] = ()) -> list[Account]:
@@ -134,9 +132,10 @@ class AccountRegistry:
             )
         )
 
-    def delete(self, group: str, name: str, pipeline=None) -> None:
+    def delete(self, group: str, name: str, pipeline: Pipeline | None = None) -> None:
         pipe = pipeline or self.connection.pipeline()
         pipe.delete(keys.account(group, name))
         pipe.srem(keys.group_accounts(group), name)
+        publish(pipe, FleetChange.ACCOUNT_DELETED, group, name)
         if pipeline is None:
             pipe.execute()

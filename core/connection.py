@@ -39,3 +39,14 @@ def ping(client: redis.Redis) -> None:
         client.ping()
     except REDIS_DOWN_ERRORS as exc:
         raise StoreUnavailable(f"Redis is unreachable: {type(exc).__name__}") from None
+
+
+def reply_text(value: bytes | str) -> str:
+    """One string of a script's reply (bytes unless the client decodes responses)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def reply_pairs(flat: list) -> dict[str, str]:
+    """A flat HGETALL reply from a script as a dict."""
+    items = [reply_text(v) for v in flat]
+    return dict(zip(items[::2], items[1::2], strict=True))

@@ -6,6 +6,11 @@ record it brings along (an account being activated, its credentials). Either
 all of it exists or none of it does, so a caller can always tell the truth
 about what was written. Its legs move on through :mod:`core.legs`; it finishes
 through :meth:`JobRegistry.finish`, which is idempotent.
+
+The registry is spread over a few modules, one concept each: the Lua scripts
+(:mod:`core.job_scripts`), the reads (:mod:`core.job_queries`, the registry's base
+class) and what becomes of a deleted group's jobs (:mod:`core.job_retention`). Import
+the registry and its types from here.
 """
 
 from __future__ import annotations
@@ -14,87 +19,22 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import redis
 
-from core import keys
+from core import job_scripts, keys
+from core.connection import reply_pairs, reply_text
 from core.errors import Conflict, NotFound
+from core.job_queries import JobQueries
+from core.job_retention import retire_group_jobs
 from core.legs import parse_state
-from core.models import TERMINAL_JOB_STATES, Job, JobState, LegResult, summarise, to_iso, utcnow
+from core.models import Job, JobState, LegResult, summarise, to_iso, utcnow
 
 # How long an Idempotency-Key keeps answering with its first job.
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 # Commands a job may bring along into its atomic write (see ``Write``).
 _WRITE_COMMANDS = frozenset({"SET", "HSET", "SADD"})
-
-_TERMINAL = " or ".join(f"s == '{state}'" for state in TERMINAL_JOB_STATES)
-
-# KEYS: group, job, group jobs, group pending, idempotency (or a dummy), extra write keys...
-# ARGV: job id, score, fingerprint, idempotency ttl, has key (0/1), channel, event,
-#       n, n field/value pairs of the job hash, extra writes JSON ([[cmd, args...], ...]).
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'nogroup'} end
-if ARGV[5] == '1' then
-  local first = redis.call('HGET', KEYS[5], 'job')
-  if first then return {'exists', first, redis.call('HGET', KEYS[5], 'fingerprint') or ''} end
-  redis.call('HSET', KEYS[5], 'job', ARGV[1], 'fingerprint', ARGV[3])
-  redis.call('EXPIRE', KEYS[5], ARGV[4])
-end
-local n = tonumber(ARGV[8])
-redis.call('HSET', KEYS[2], unpack(ARGV, 9, 8 + 2 * n))
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('RPUSH', KEYS[4], ARGV[1])
-local writes = cjson.decode(ARGV[9 + 2 * n])
-for i, write in ipairs(writes) do
-  redis.call(write[1], KEYS[5 + i], unpack(write, 2))
-end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
-return {'created', ARGV[1]}
-"""
-
-# KEYS: group lock, group pending. ARGV: lock token, a finished job to take off the run order
-# (or ''), job key template, legs key template ('{id}' stands for the job id).
-# Returns {owned (0/1), head id, job hash, legs hash}: the group's next job, read in one trip.
-_NEXT = """
-if ARGV[2] ~= '' then redis.call('LREM', KEYS[2], 1, ARGV[2]) end
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
-local id = redis.call('LINDEX', KEYS[2], 0)
-if not id then return {1} end
-local job = redis.call('HGETALL', (string.gsub(ARGV[3], '{id}', id)))
-local legs = redis.call('HGETALL', (string.gsub(ARGV[4], '{id}', id)))
-return {1, id, job, legs}
-"""
-
-# KEYS: job. ARGV: finished_at, channel, event. Cancel a job that has not started:
-# 1 when cancelled now, 0 when it was cancelled before, else its state (started or done).
-_CANCEL = """
-local s = redis.call('HGET', KEYS[1], 'state')
-if s == false then return 'missing' end
-if s == 'cancelled' then return 0 end
-if s ~= 'queued' then return s end
-redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-"""
-
-# KEYS: job, legs. ARGV: state, finished_at, error, channel, event, require all legs (0/1).
-# Returns 1 when this call finished the job, 0 when it was finished already, -1 when a
-# leg has not reported yet.
-_FINISH = f"""
-local s = redis.call('HGET', KEYS[1], 'state')
-if s == false or {_TERMINAL} then return 0 end
-if ARGV[6] == '1' then
-  for _, leg in ipairs(redis.call('HVALS', KEYS[2])) do
-    if string.sub(leg, 1, 9) ~= 'reported|' then return -1 end
-  end
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'finished_at', ARGV[2])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1
-"""
 
 
 @dataclass(frozen=True)
@@ -158,13 +98,15 @@ def event_json(job: Job) -> str:
     )
 
 
-class JobRegistry:
+class JobRegistry(JobQueries):
+    """Job records: written and ended here, read through :class:`JobQueries`."""
+
     def __init__(self, connection: redis.Redis) -> None:
-        self.connection = connection
-        self._create = connection.register_script(_CREATE)
-        self._finish = connection.register_script(_FINISH)
-        self._next = connection.register_script(_NEXT)
-        self._cancel = connection.register_script(_CANCEL)
+        super().__init__(connection)
+        self._create = connection.register_script(job_scripts.CREATE)
+        self._finish = connection.register_script(job_scripts.FINISH)
+        self._next = connection.register_script(job_scripts.NEXT_IN_LINE)
+        self._cancel = connection.register_script(job_scripts.CANCEL)
 
     # Writing ---------------------------------------------------------------
 
@@ -214,11 +156,11 @@ class JobRegistry:
                 json.dumps(writes),
             ],
         )
-        verdict = _text(reply[0])
+        verdict = reply_text(reply[0])
         if verdict == "nogroup":
             return None
         if verdict == "exists":
-            return Created(_text(reply[1]), created=False, fingerprint=_text(reply[2]))
+            return Created(reply_text(reply[1]), created=False, fingerprint=reply_text(reply[2]))
         return Created(job.id, created=True)
 
     def key_used(self, group: str, idempotency_key: str | None) -> bool:
@@ -272,7 +214,7 @@ class JobRegistry:
             keys=[keys.job(job_id)],
             args=[to_iso(job.finished_at), keys.job_events(), event_json(job)],
         )
-        verdict = _text(verdict) if isinstance(verdict, bytes | str) else int(verdict)
+        verdict = reply_text(verdict) if isinstance(verdict, bytes | str) else int(verdict)
         if verdict in (0, 1):
             return self.fetch(job_id, with_results=False)
         if verdict == "missing":
@@ -306,79 +248,6 @@ class JobRegistry:
         )
         return int(done) == 1
 
-    # Reading ---------------------------------------------------------------
-
-    def fetch(self, job_id: str, *, with_results: bool = True) -> Job:
-        """The job with its legs' states and (by default) its results, sorted by account.
-
-        Raises:
-            NotFound: no such job.
-        """
-        with self.connection.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.job(job_id))
-            pipe.hgetall(keys.job_legs(job_id))
-            if with_results:
-                pipe.hvals(keys.job_results(job_id))
-            data, legs, *results = pipe.execute()
-        if not data:
-            raise NotFound(f"job {job_id!r} does not exist")
-        job = Job.from_hash(data)
-        job.leg_states = {b: parse_state(v)[0] for b, v in legs.items()}
-        if with_results:
-            job.results = sorted(
-                (LegResult.from_json(r) for r in results[0]),
-                key=lambda r: (r.account, r.symbol or ""),
-            )
-        return job
-
-    def exists(self, job_id: str) -> bool:
-        return bool(self.connection.exists(keys.job(job_id)))
-
-    def search(
-        self,
-        groups: list[str],
-        *,
-        since: datetime | None = None,
-        states: frozenset[str] = frozenset(),
-        kinds: frozenset[str] = frozenset(),
-        result_status: str | None = None,
-    ) -> list[Job]:
-        """Jobs of ``groups`` created since ``since``, newest first, matching every filter
-        given (``result_status``: at least one result with that status)."""
-        low = since.timestamp() if since else "-inf"
-        with self.connection.pipeline(transaction=False) as pipe:
-            for group in groups:
-                pipe.zrangebyscore(keys.group_jobs(group), low, "+inf", withscores=True)
-            found = [pair for pairs in pipe.execute() for pair in pairs]
-        jobs = []
-        for job_id, _score in sorted(found, key=lambda pair: -pair[1]):
-            try:
-                job = self.fetch(job_id, with_results=result_status is not None)
-            except NotFound:
-                continue
-            if states and job.state.value not in states:
-                continue
-            if kinds and job.kind.value not in kinds:
-                continue
-            if result_status and not any(r.status.value == result_status for r in job.results):
-                continue
-            jobs.append(job)
-        return jobs
-
-    def count_group(self, group: str) -> int:
-        return self.connection.zcard(keys.group_jobs(group))
-
-    def list_group(self, group: str, first: int, last: int) -> list[Job]:
-        """Jobs of a group, newest first, positions ``first`` to ``last`` (exclusive)."""
-        ids = self.connection.zrevrange(keys.group_jobs(group), first, max(first, last - 1))
-        found = []
-        for job_id in ids:
-            try:
-                found.append(self.fetch(job_id))
-            except NotFound:
-                continue
-        return found
-
     # The group's run order -------------------------------------------------
 
     def next_in_line(self, group: str, lock_token: str, *, done: str = "") -> InLine:
@@ -396,45 +265,15 @@ class JobRegistry:
             return InLine(owned=False)
         if len(reply) == 1:
             return InLine(owned=True)
-        job_id, data, legs = _text(reply[1]), _pairs(reply[2]), _pairs(reply[3])
+        job_id, data, legs = reply_text(reply[1]), reply_pairs(reply[2]), reply_pairs(reply[3])
         if not data:
             return InLine(owned=True, job_id=job_id)
         job = Job.from_hash(data)
         job.leg_states = {b: parse_state(v)[0] for b, v in legs.items()}
         return InLine(owned=True, job_id=job_id, job=job)
 
-    def pending(self, group: str) -> list[str]:
-        return self.connection.lrange(keys.group_pending(group), 0, -1)
-
-    def head(self, group: str) -> str | None:
-        return self.connection.lindex(keys.group_pending(group), 0)
+    # A deleted group ------------------------------------------------------
 
     def retire_group_jobs(self, group: str, retention_seconds: float) -> None:
-        """Keep a deleted group's jobs readable for ``retention_seconds`` (marked as of a
-        deleted group), then let them expire; its run order and idempotency keys go now,
-        so a new group of the same name starts afresh."""
-        ids = self.connection.zrange(keys.group_jobs(group), 0, -1)
-        with self.connection.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hget(keys.job(job_id), "idempotency_key")
-            idempotency_keys = [k for k in pipe.execute() if k]
-        ttl = max(1, int(retention_seconds))
-        with self.connection.pipeline() as pipe:
-            for job_id in ids:
-                pipe.hset(keys.job(job_id), "group_deleted", "1")
-                for key in (keys.job(job_id), keys.job_results(job_id), keys.job_legs(job_id)):
-                    pipe.expire(key, ttl)
-            for idempotency_key in idempotency_keys:
-                pipe.delete(keys.idempotency(group, idempotency_key))
-            pipe.delete(keys.group_jobs(group))
-            pipe.execute()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _pairs(flat: list) -> dict[str, str]:
-    """A flat HGETALL reply from a script as a dict."""
-    items = [_text(v) for v in flat]
-    return dict(zip(items[::2], items[1::2], strict=True))
+        """See :func:`core.job_retention.retire_group_jobs`."""
+        retire_group_jobs(self.connection, group, retention_seconds)

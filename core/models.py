@@ -291,6 +291,8 @@ class Job:
     finished_at: datetime | None = None
     group_deleted: bool = False  # its group was deleted; the job stays readable a while
     retry_of: str = ""  # the job whose results this one retries
+    # what placed it, when not a request: "schedule:<id>" or "signal:<id>"
+    origin: str = ""
     retried_by: tuple[str, ...] = ()  # the jobs that retried this one's results
     results: list[LegResult] = field(default_factory=list)  # filled by JobRegistry.fetch
     # accounts whose AutoRSA run waits for a 2FA code now (core.codes.CodeWait); filled
@@ -311,6 +313,7 @@ class Job:
             "started_at": to_iso(self.started_at),
             "finished_at": to_iso(self.finished_at),
             "retry_of": self.retry_of,
+            "origin": self.origin,
         }
 
     @classmethod
@@ -329,6 +332,7 @@ class Job:
             started_at=from_iso(data.get("started_at")),
             finished_at=from_iso(data.get("finished_at")),
             retry_of=data.get("retry_of", ""),
+            origin=data.get("origin", ""),
             group_deleted=data.get("group_deleted") == "1",
             retried_by=tuple(filter(None, (data.get("retried_by") or "").split(","))),
         )

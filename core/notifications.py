@@ -203,6 +203,17 @@ class TargetRegistry:
             pipe.srem(_scope_key(target.group), target.id)
             pipe.execute()
 
+    def delete_group(self, group: str) -> int:
+        """Delete every target of ``group`` (a deleted group's); returns how many."""
+        ids = self.connection.smembers(keys.notify_group(group))
+        with self.connection.pipeline() as pipe:
+            for target_id in ids:
+                pipe.delete(keys.notify_target(target_id))
+                pipe.srem(keys.notify_targets(), target_id)
+            pipe.delete(keys.notify_group(group))
+            pipe.execute()
+        return len(ids)
+
     def anyone_listens(self, group: str | None) -> bool:
         """Whether a target exists for ``group`` or the whole fleet (``None``: any target)."""
         if group is None:

@@ -63,6 +63,7 @@ class Settings:
     holdings_refresh_seconds: float = 21600.0  # HOLDINGS_REFRESH_SECONDS; 0 turns it off
     job_retention_days: float = 90.0  # JOB_RETENTION_DAYS: a deleted group's jobs stay this long
     schedule_grace_seconds: float = 300.0  # SCHEDULE_GRACE_SECONDS: a run this late is missed
+    beat_lock_seconds: int = 60  # BEAT_LOCK_SECONDS: a dead beat's lock frees after this
     influx_url: str = ""  # INFLUX_URL
     influx_token: str = ""  # INFLUX_TOKEN
     influx_org: str = ""  # INFLUX_ORG
@@ -76,7 +77,7 @@ class Settings:
     market_pull_seconds: float = 60.0  # MARKET_PULL_SECONDS: bar pulls; 0 turns them off
     quote_refresh_seconds: float = 5.0  # QUOTE_REFRESH_SECONDS: quote refresh; 0 = off
     metrics_seconds: float = 15.0  # METRICS_SECONDS: operations metrics to InfluxDB; 0 = off
-    quote_max_age: float = 900.0  # QUOTE_MAX_AGE (s): older quotes refused for paper market orders
+    quote_max_age: float = 900.0  # QUOTE_MAX_AGE (s): older quotes refused for paper orders
     schwab_app_key: str = ""  # SCHWAB_APP_KEY
     schwab_app_secret: str = ""  # SCHWAB_APP_SECRET
     schwab_callback_url: str = ""  # SCHWAB_CALLBACK_URL
@@ -152,6 +153,8 @@ class Settings:
             ),
             job_retention_days=_number(env, "JOB_RETENTION_DAYS", 90.0, float, minimum=0.001),
             schedule_grace_seconds=_number(env, "SCHEDULE_GRACE_SECONDS", 300.0, float, minimum=1),
+            # Above beat_max_loop_interval (5 s): a live beat renews its lock each tick.
+            beat_lock_seconds=int(_number(env, "BEAT_LOCK_SECONDS", 60, int, minimum=10)),
             influx_url=env.get("INFLUX_URL", ""),
             influx_token=env.get("INFLUX_TOKEN", ""),
             influx_org=env.get("INFLUX_ORG", ""),

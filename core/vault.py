@@ -12,6 +12,7 @@ import json
 
 import redis
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from redis.client import Pipeline
 
 from core import keys
 from core.errors import NotFound, VaultError
@@ -23,7 +24,13 @@ class Vault:
         self.connection = connection
         self._fernet = MultiFernet([Fernet(k.encode()) for k in secret_keys])
 
-    def store(self, group: str, account: str, credentials: dict[str, str], pipeline=None) -> None:
+    def store(
+        self,
+        group: str,
+        account: str,
+        credentials: dict[str, str],
+        pipeline: Pipeline | None = None,
+    ) -> None:
         """Encrypt and save ``credentials`` for an account, replacing any before."""
         token = self._fernet.encrypt(json.dumps(credentials, sort_keys=True).encode())
         (pipeline or self.connection).set(keys.credentials(group, account), token.decode())
@@ -91,5 +98,5 @@ class Vault:
                 "TRADEFLEET_SECRET_KEY differs from the key it was stored with"
             ) from None
 
-    def wipe(self, group: str, account: str, pipeline=None) -> None:
+    def wipe(self, group: str, account: str, pipeline: Pipeline | None = None) -> None:
         (pipeline or self.connection).delete(keys.credentials(group, account))

@@ -1,7 +1,8 @@
 """AutoRSA adapter: runs the ``auto_rsa_bot`` CLI once per account.
 
 Modules: ``command`` (argv), ``runner`` (subprocess, environment, time
-limit), ``state`` (per-account working directory and lock), ``lines`` and
+limit), ``process`` (stopping its process group), ``output`` (the capped output
+buffer), ``prompt_watch`` (answering its prompts: 2FA codes), ``state`` (per-account working directory and lock), ``lines`` and
 ``parser`` (trade output), ``holdings`` (holdings output), ``diagnosis``
 (failure reasons), ``scrub`` (secret removal), ``broker`` (the adapter).
 """

@@ -45,7 +45,7 @@ from core.codes import PromptKind
 from core.models import LegResult, OrderRequest, ResultStatus
 
 _BANNER_RULE = re.compile(r"^=+$")
-# The runner keeps only the start and the end of a huge output (runner._Collector).
+# The runner keeps only the start and the end of a huge output (output.OutputCollector).
 _DROPPED_MARK = re.compile(r"^\[\.\.\. \d+ bytes of output dropped \.\.\.\]$")
 _MAX_UNKNOWN_LINES = 8
 _MAX_DETAIL = 1000

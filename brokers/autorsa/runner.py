@@ -17,27 +17,28 @@ with another's. The run:
   stopped. Without a relay stdin is closed at once, so a prompt fails fast.
 
 The runner only reports what happened (:class:`RunOutcome`); turning that into
-per-account results is :mod:`brokers.autorsa.parser`'s job.
+per-account results is :mod:`brokers.autorsa.parser`'s job. Its parts live beside it:
+the prompt answering in :mod:`brokers.autorsa.prompt_watch`, the bounded output in
+:mod:`brokers.autorsa.output`, stopping the process group in
+:mod:`brokers.autorsa.process`; the names callers use are importable from here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
 
 from brokers.autorsa.lines import Prompt, PromptMatcher
+from brokers.autorsa.output import OutputCollector
+from brokers.autorsa.process import TERM_GRACE_SECONDS, close_quietly, kill_process_group
+from brokers.autorsa.prompt_watch import PromptRelay, PromptWatch
 from brokers.autorsa.state import StateLockTimeout, locked_state_dir
-from core.codes import PromptKind, check_code
-from core.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +60,7 @@ PASSTHROUGH_VARIABLES = (
     "SSL_CERT_DIR",
     "PLAYWRIGHT_BROWSERS_PATH",
 )
-TERM_GRACE_SECONDS = 2.0
 _DRAIN_SECONDS = 5.0
-_KEEP_BYTES = 1 << 20  # output kept from the start and from the end of a run
-_POLL_SECONDS = 0.1  # how often the run checks the process and its prompts
-_TAKE_SECONDS = 0.5  # longest single wait for a code (the process is checked in between)
-
-
-class PromptRelay(Protocol):
-    """Where a run's prompts go and its codes come from (one account's run).
-
-    ``prompt.text`` is raw output; an implementation scrubs it before showing it.
-    """
-
-    def announce(self, prompt: Prompt, deadline: float, home: Path) -> bool:
-        """The run waits on ``prompt`` until ``deadline`` (epoch seconds); ``home`` is
-        the run's state directory (where a captcha image is saved). ``False``: the
-        prompt cannot be relayed, so stdin is closed and the process fails fast."""
-
-    def take_code(self, timeout: float) -> str | None:
-        """A code for the announced prompt, waiting up to ``timeout`` s, or ``None``."""
-
-    def clear(self, home: Path) -> None:
-        """The run no longer waits (answered, went on, or ended)."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +185,7 @@ def run_autorsa(
     Returns:
         The outcome; never raises for a run that went wrong.
     """
-    watch = _Watch(prompts, relay, code_timeout) if prompts and relay else None
+    watch = PromptWatch(prompts, relay, code_timeout) if prompts and relay else None
     try:
         with locked_state_dir(data_dir, group, account, timeout=timeout) as home:
             env = child_environment(env_var, entry, home, inherited=inherited_env, extra=extra_env)
@@ -217,7 +196,7 @@ def run_autorsa(
 
 
 def _run(
-    argv: list[str], env: dict[str, str], cwd: Path, timeout: float, watch: _Watch | None
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float, watch: PromptWatch | None
 ) -> RunOutcome:
     started = time.monotonic()
     try:
@@ -249,8 +228,8 @@ def _run(
     log.info("autorsa started: %s (pid %s, limit %gs)", " ".join(argv[1:]), proc.pid, timeout)
     assert proc.stdout is not None and proc.stdin is not None
     if watch is None:
-        _close(proc.stdin)
-    collected = _Collector(watch.feed if watch else None)
+        close_quietly(proc.stdin)
+    collected = OutputCollector(watch.feed if watch else None)
     if watch is not None:
         watch.echo = collected.add
     reader = threading.Thread(target=collected.drain, args=(proc.stdout,), daemon=True)
@@ -264,7 +243,7 @@ def _run(
         # Always: after a normal exit this clears stray children (browsers) that
         # would otherwise keep the pipe, and the session files, busy.
         kill_process_group(proc)
-        _close(proc.stdin)
+        close_quietly(proc.stdin)
         if watch is not None:
             watch.end(cwd)
     reader.join(_DRAIN_SECONDS)
@@ -298,183 +277,12 @@ def _wait_plain(proc: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
-def _close(stream: IO[bytes]) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        stream.close()
-
-
-class _Watch:
-    """Follows one run's output for prompts and relays them (see the module docstring).
-
-    ``feed`` runs on the reader thread; ``supervise`` on the caller's.
-    """
-
-    def __init__(self, prompts: PromptMatcher, relay: PromptRelay, code_timeout: float) -> None:
-        self.prompts = prompts
-        self.relay = relay
-        self.allowance_total = code_timeout
-        self.asked: list[Prompt] = []
-        self._lock = threading.Lock()
-        self._tail = ""  # output after the last newline (a prompt has none)
-        self._last_line = ""  # the last complete non-empty line
-        self._seq = 0  # counts chunks: a prompt is identified by the chunk it ended
-        self._current: tuple[int, Prompt] | None = None
-        # Where a typed answer's newline goes (the output), as a terminal would echo it;
-        # never the code itself.
-        self.echo: Callable[[bytes], None] | None = None
-
-    def feed(self, chunk: bytes) -> None:
-        text = chunk.decode("utf-8", "replace")
-        with self._lock:
-            self._seq += 1
-            *complete, self._tail = (self._tail + text).split("\n")
-            for line in reversed(complete):
-                if line.strip():
-                    self._last_line = line[-4096:]
-                    break
-            self._tail = self._tail[-4096:]
-            candidate = self._tail if self._tail.strip() else self._last_line
-            prompt = self.prompts.match(candidate)
-            self._current = (self._seq, prompt) if prompt else None
-
-    def _seen(self) -> tuple[int, Prompt] | None:
-        with self._lock:
-            return self._current
-
-    def supervise(self, proc: subprocess.Popen, timeout: float, home: Path) -> tuple[bool, bool]:
-        """Run ``proc`` to its end; ``(timed_out, waited_out)``."""
-        run_left, allowance = timeout, self.allowance_total
-        answered: set[int] = set()
-        waiting: tuple[int, Prompt] | None = None
-        last = time.monotonic()
-        while proc.poll() is None:
-            now = time.monotonic()
-            if waiting is None:
-                run_left -= now - last
-            else:
-                allowance -= now - last
-            last = now
-            seen = self._seen()
-            if waiting is not None and (seen is None or seen[0] != waiting[0]):
-                self.relay.clear(home)  # the process went on (an approval came, or output)
-                waiting = None
-            if waiting is None and seen is not None and seen[0] not in answered:
-                answered.add(seen[0])  # each prompt is relayed once
-                self.asked.append(seen[1])
-                if allowance <= 0:
-                    return False, True
-                log.info(
-                    "autorsa pid %s waits for %s (%.0fs left)", proc.pid, seen[1].kind, allowance
-                )
-                if self.relay.announce(seen[1], time.time() + allowance, home):
-                    waiting = seen
-                else:
-                    _close(proc.stdin)  # nobody can answer: let the login fail fast
-            if waiting is not None:
-                if allowance <= 0:
-                    return False, True
-                if waiting[1].kind is PromptKind.CODE:
-                    code = self.relay.take_code(min(_TAKE_SECONDS, allowance))
-                    if code is not None and self._type(proc, code):
-                        self.relay.clear(home)
-                        waiting = None
-                    continue
-                step = min(_POLL_SECONDS, allowance)
-            else:
-                if run_left <= 0:
-                    return True, False
-                step = min(_POLL_SECONDS, run_left)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=step)
-        return False, False
-
-    def _answered(self) -> None:
-        """The prompt's line is over: the next output starts a new line."""
-        with self._lock:
-            self._tail, self._last_line, self._current = "", "", None
-        if self.echo is not None:
-            self.echo(b"\n")
-
-    def _type(self, proc: subprocess.Popen, code: str) -> bool:
-        """Write ``code`` and a newline to the process; whether it was a code and went in.
-
-        The prompt's line is closed first, while the process still waits, so whatever it
-        prints next (another prompt) is read as a line of its own.
-        """
-        try:
-            text = check_code(code)
-        except InvalidRequest:
-            return False
-        self._answered()
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(text.encode() + b"\n")
-            proc.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            return False
-        return True
-
-    def end(self, home: Path) -> None:
-        self.relay.clear(home)
-
-
-def kill_process_group(proc: subprocess.Popen, grace: float = TERM_GRACE_SECONDS) -> None:
-    """Stop ``proc`` and everything in its process group.
-
-    SIGTERM first, then up to ``grace`` seconds for the leader to exit, then
-    SIGKILL to whatever is left of the group. Safe to call on a finished process.
-    """
-    pgid = proc.pid  # start_new_session=True: the leader's pid is the group id
-    if proc.poll() is None:
-        _signal_group(pgid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
-    _signal_group(pgid, signal.SIGKILL)
-    if proc.poll() is None:
-        proc.wait()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    # ProcessLookupError: the group is gone already.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-class _Collector:
-    """Keeps the first and the last MiB of a stream; drops the middle."""
-
-    def __init__(self, listener: Callable[[bytes], None] | None = None) -> None:
-        self._head = bytearray()
-        self._tail = bytearray()
-        self._dropped = 0
-        self._listener = listener
-        self._lock = threading.Lock()
-
-    def drain(self, stream: IO[bytes]) -> None:
-        with stream:
-            while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
-                self.add(chunk)
-                if self._listener is not None:
-                    self._listener(chunk)
-
-    def add(self, chunk: bytes) -> None:
-        with self._lock:
-            self._add(chunk)
-
-    def _add(self, chunk: bytes) -> None:
-        room = _KEEP_BYTES - len(self._head)
-        if room > 0:
-            self._head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self._tail += chunk
-            excess = len(self._tail) - _KEEP_BYTES
-            if excess > 0:
-                del self._tail[:excess]
-                self._dropped += excess
-
-    def text(self) -> str:
-        middle = f"\n[... {self._dropped} bytes of output dropped ...]\n" if self._dropped else ""
-        return (
-            self._head.decode("utf-8", "replace") + middle + self._tail.decode("utf-8", "replace")
-        )
+__all__ = [
+    "PASSTHROUGH_VARIABLES",
+    "TERM_GRACE_SECONDS",
+    "PromptRelay",
+    "RunOutcome",
+    "child_environment",
+    "kill_process_group",
+    "run_autorsa",
+]
