@@ -1,18 +1,26 @@
 """Backtests: what a strategy would have done on past bars, as backtesting.py computes it.
 
 :func:`run_backtest` (or ``Backtest(bars, strategy_cls, ...).run(**params)``) reproduces
-``backtesting.Backtest(data, strategy, cash=..., commission=..., finalize_trades=...).run()``
-for a strategy that, on each bar, closes its position and opens one in the target direction
+``backtesting.Backtest(data, strategy, cash=..., commission=..., spread=..., margin=...,
+finalize_trades=...).run()`` for a strategy that, on each bar, closes its position and opens one in the target direction
 when the target changes: the same trades (entry and exit bar, prices, sizes), the same equity
 curve and statistics. The trading semantics:
 
 * **Fills at the next bar's open.** A target decided on bar *i*'s close fills at bar
-  *i + 1*'s open. There are no limit or stop orders, no spread, no leverage.
+  *i + 1*'s open. There are no limit or stop orders.
+* **Spread once per trade.** ``spread`` is the bid-ask spread as a fraction of the price
+  (``0.0002`` is 2 pips on EURUSD at 1.0): a long enters at ``open * (1 + spread)``, a short
+  at ``open * (1 - spread)``, and both exit at the plain open. A trade's ``entry_price`` is
+  the adjusted price, so its PnL and return include the spread.
 * **Commission per side.** ``commission`` is relative (``0.002`` is 0.2 %), charged on the
-  order's value at entry *and* at exit; a trade's PnL is net of both.
-* **All-in, whole units.** Each entry buys (or sells short) as many whole units as the cash,
-  less the entry commission, pays for. One that cannot pay for one unit is cancelled and
-  retried on the next bar while the target holds.
+  order's value at entry (at the adjusted entry price) *and* at exit; a trade's PnL is net
+  of both.
+* **All-in, whole units, with leverage.** Each entry buys (or sells short) as many whole
+  units as the cash times the leverage ``1 / margin`` pays for at the adjusted price plus
+  the commission per unit (``margin=0.02`` is 50:1; ``1``, the default, no leverage). One
+  that cannot pay for one unit is cancelled and retried on the next bar while the target
+  holds. The margin is the only requirement: there is no separate maintenance margin and no
+  margin call short of the out-of-money stop below, as in backtesting.py.
 * **Exclusive positions.** Long, short or flat: reversing closes the trade first, at the
   same open.
 * **Warm-up.** No decision before ``1 +`` the first bar at which every indicator of the
@@ -20,8 +28,9 @@ curve and statistics. The trading semantics:
 * **finalize_trades.** False (the default): a trade still open at the end is left out of
   the statistics (its value is in the equity). True: it is closed at the last bar's open
   and counted.
-* **Out of money.** If equity falls to 0 or below, the trade is closed at that bar's close
-  and the run stops with equity 0.
+* **Out of money.** If equity falls to 0 or below (with leverage, a fall of ``margin``
+  against the trade is enough), the trade is closed at that bar's close and the run stops
+  with equity 0; the loss beyond 0 is not carried.
 """
 
 from __future__ import annotations
@@ -78,8 +87,12 @@ class BacktestResult:
     time: np.ndarray | None = field(default=None, repr=False)
 
 
-def check_options(cash: float, commission: float) -> tuple[float, float]:
-    """``cash`` and ``commission`` as floats, or :class:`InvalidBacktest` naming them."""
+def check_options(
+    cash: float, commission: float, spread: float = 0.0, margin: float = 1.0
+) -> tuple[float, float, float, float]:
+    """``(cash, commission, spread, margin)`` as floats, or :class:`InvalidBacktest` naming
+    the bad one: cash above 0, commission in [-0.1, 0.1), spread in [0, 0.1), margin in
+    (0, 1]."""
     try:
         cash_f = float(cash)
     except (TypeError, ValueError):
@@ -100,7 +113,32 @@ def check_options(cash: float, commission: float) -> tuple[float, float]:
             f"got {commission!r}",
             errors={"commission": "between -0.1 and 0.1"},
         )
-    return cash_f, comm
+    spread_f = _number("spread", spread)
+    if not 0 <= spread_f < 0.1:
+        raise InvalidBacktest(
+            f"spread is a fraction of the price between 0 and 0.1 (0.0002 is 0.02 %), "
+            f"got {spread!r}",
+            errors={"spread": "at least 0 and below 0.1"},
+        )
+    margin_f = _number("margin", margin)
+    if not 0 < margin_f <= 1:
+        raise InvalidBacktest(
+            f"margin is the fraction of a position's value held as margin, above 0 and at "
+            f"most 1 (0.02 is 50:1 leverage), got {margin!r}",
+            errors={"margin": "above 0 and at most 1"},
+        )
+    return cash_f, comm, spread_f, margin_f
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidBacktest(f"{name} must be a number, got {value!r}", errors={name: "number"})
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidBacktest(
+            f"{name} must be a number, got {value!r}", errors={name: "number"}
+        ) from None
 
 
 def check_strategy(strategy_cls: Any) -> type[Strategy]:
@@ -120,6 +158,8 @@ def run_backtest(
     cash: float = 10_000,
     commission: float = 0.0,
     finalize_trades: bool = False,
+    spread: float = 0.0,
+    margin: float = 1.0,
 ) -> BacktestResult:
     """Backtest one parameter set of ``strategy_cls`` on ``bars``.
 
@@ -130,6 +170,8 @@ def run_backtest(
         cash: starting cash.
         commission: relative commission per side (``0.002`` = 0.2 %).
         finalize_trades: close and count the trade still open at the end.
+        spread: bid-ask spread as a fraction of the price, paid once at entry.
+        margin: margin ratio, ``1 / leverage`` (``0.02`` is 50:1; ``1`` no leverage).
 
     Raises:
         InvalidBacktest: bad bars, parameters or options (the message names which).
@@ -137,7 +179,7 @@ def run_backtest(
     """
     strategy_cls = check_strategy(strategy_cls)
     data = as_bars(bars)
-    cash_f, comm = check_options(cash, commission)
+    cash_f, comm, spread_f, margin_f = check_options(cash, commission, spread, margin)
     strategy = strategy_cls(**dict(params or {}))
     targets, warmup, reentries = evaluate(strategy, data)
     fills = simulate(
@@ -149,6 +191,8 @@ def run_backtest(
         commission=comm,
         finalize=bool(finalize_trades),
         reentries=None if reentries is None else reentries[None, :],
+        spread=spread_f,
+        margin=margin_f,
     )
     stats = compute_stats(fills, data.close, data.time, np.array([warmup]), cash_f)[0]
     return result_of(strategy_cls, strategy.p, fills, 0, stats, data)
@@ -214,8 +258,8 @@ def result_of(
 class Backtest:
     """A backtest of ``strategy_cls`` on ``bars`` with fixed options; see the module docstring.
 
-    ``Backtest(bars, SmaCross, cash=10_000, commission=0.002).run(fast=10, slow=20)``.
-    Bars and options are validated here, once.
+    ``Backtest(bars, SmaCross, cash=10_000, commission=0.002, spread=0.0002,
+    margin=0.5).run(fast=10, slow=20)``. Bars and options are validated here, once.
     """
 
     def __init__(
@@ -226,10 +270,14 @@ class Backtest:
         cash: float = 10_000,
         commission: float = 0.0,
         finalize_trades: bool = False,
+        spread: float = 0.0,
+        margin: float = 1.0,
     ) -> None:
         self.strategy_cls = check_strategy(strategy_cls)
         self.bars = as_bars(bars)
-        self.cash, self.commission = check_options(cash, commission)
+        self.cash, self.commission, self.spread, self.margin = check_options(
+            cash, commission, spread, margin
+        )
         self.finalize_trades = bool(finalize_trades)
 
     def run(self, **params: Any) -> BacktestResult:
@@ -241,4 +289,6 @@ class Backtest:
             cash=self.cash,
             commission=self.commission,
             finalize_trades=self.finalize_trades,
+            spread=self.spread,
+            margin=self.margin,
         )

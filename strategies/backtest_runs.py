@@ -9,20 +9,16 @@ written once, as JSON arrays, under :func:`core.keys.backtest_bars`, expiring af
 ``BARS_TTL_SECONDS``; tasks carry only the run id and a chunk number.
 
 Statistics are those of :mod:`strategies._stats`, with NaN written as ``null``. A grid is
-ranked by ``rank_by`` (higher is better for every metric offered; ``max_drawdown_pct`` is
-negative, so the shallowest drawdown ranks first); NaN ranks last.
+ranked by ``rank_by`` (:mod:`strategies.ranking`); the bars travel as
+:mod:`strategies.bar_codecs` writes them.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -33,29 +29,45 @@ from core import keys
 from core.errors import NotFound
 from core.models import to_iso, utcnow
 from strategies.backtest import BacktestResult, run_backtest
-from strategies.bars import Bars, as_bars
+from strategies.bar_codecs import (
+    CSV_COLUMNS,
+    bars_from_csv,
+    bars_from_json,
+    bars_from_store,
+    bars_to_json,
+)
+from strategies.bars import Bars
 from strategies.errors import InvalidBacktest
 from strategies.grid import chunks, grid_combinations, run_grid
+from strategies.ranking import RANK_METRICS, check_rank_by, plain, rank
 from strategies.registry import get_strategy
+
+# bars_from_csv, bars_from_store, plain, rank and RANK_METRICS keep their old import path
+# (tasks, api and tests import them from here).
+__all__ = [
+    "BARS_TTL_SECONDS",
+    "CHUNK_SIZE",
+    "CSV_COLUMNS",
+    "RANKED_KEPT",
+    "RANK_METRICS",
+    "RECORD_TTL_SECONDS",
+    "BacktestBook",
+    "BacktestRun",
+    "BacktestState",
+    "bars_from_csv",
+    "bars_from_store",
+    "check_rank_by",
+    "chunk_sets",
+    "plain",
+    "rank",
+    "run_chunk",
+    "run_options",
+]
 
 BARS_TTL_SECONDS = 24 * 3600
 RECORD_TTL_SECONDS = 30 * 86400
 CHUNK_SIZE = 20
 RANKED_KEPT = 100  # ranked grid results shown on the record
-RANK_METRICS = (
-    "sharpe",
-    "return_pct",
-    "equity_final",
-    "sortino",
-    "calmar",
-    "cagr_pct",
-    "max_drawdown_pct",
-    "win_rate_pct",
-    "profit_factor",
-    "expectancy_pct",
-    "sqn",
-)
-CSV_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 
 # Store a chunk once (a redelivered task finds it there) and count it; returns
 # [chunks done, combinations done], or [-1, -1] when the chunk was stored already.
@@ -87,6 +99,8 @@ class BacktestRun:
     cash: float = 10_000.0
     commission: float = 0.0
     finalize_trades: bool = False
+    spread: float = 0.0  # records written before spread and margin existed read as these
+    margin: float = 1.0
     rank_by: str = "sharpe"
     chunk_size: int = CHUNK_SIZE
     source: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +123,7 @@ class BacktestRun:
 
     _JSON = ("params", "grid", "source", "stats", "trades", "open_trade", "best_params", "ranked")
     _INT = ("bars", "total", "done", "chunks", "chunks_done", "chunk_size")
+    _FLOAT = ("cash", "commission", "spread", "margin")
 
     @property
     def progress_pct(self) -> float:
@@ -141,7 +156,7 @@ class BacktestRun:
                 data[name] = json.loads(value)
             elif name in cls._INT:
                 data[name] = int(value)
-            elif name in ("cash", "commission"):
+            elif name in cls._FLOAT:
                 data[name] = float(value)
             elif name == "finalize_trades":
                 data[name] = value == "1"
@@ -150,131 +165,6 @@ class BacktestRun:
             else:
                 data[name] = value
         return cls(**data)
-
-
-def plain(value: Any) -> Any:
-    """``value`` with numpy scalars as Python numbers and NaN/inf as ``None`` (JSON-safe)."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def rank(
-    results: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], metric: str
-) -> list[dict[str, Any]]:
-    """``[{"params", "stats"}, ...]`` best first by ``metric`` (ties keep grid order; NaN last)."""
-
-    def score(item: tuple[int, tuple[Mapping, Mapping]]) -> tuple[int, float, int]:
-        index, (_params, stats) = item
-        value = stats.get(metric)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return (1, 0.0, index)
-        return (0, -float(value), index)
-
-    ordered = sorted(enumerate(results), key=score)
-    return [{"params": dict(p), "stats": plain(dict(s))} for _i, (p, s) in ordered]
-
-
-def check_rank_by(metric: str) -> str:
-    if metric not in RANK_METRICS:
-        raise InvalidBacktest(
-            f"rank_by must be one of {', '.join(RANK_METRICS)}, got {metric!r}",
-            errors={"rank_by": f"one of {', '.join(RANK_METRICS)}"},
-        )
-    return metric
-
-
-# Bars ---------------------------------------------------------------------------
-
-
-def bars_from_csv(text: str, *, argument: str = "data") -> Bars:
-    """Bars from CSV text with a ``time,open,high,low,close,volume`` header (``volume``
-    optional). Times are ISO 8601 (a date, or a date and time; one with a zone is taken
-    in UTC) or epoch seconds.
-
-    Raises:
-        InvalidBacktest: no header, a missing column, or a row that does not parse
-            (the message names the row).
-    """
-    reader = csv.reader(io.StringIO(text.strip()))
-    header = [h.strip().lower() for h in next(reader, [])]
-    missing = [c for c in CSV_COLUMNS[:5] if c not in header]
-    if missing:
-        raise InvalidBacktest(
-            f"{argument}: the CSV header needs time,open,high,low,close[,volume]; "
-            f"missing {', '.join(missing)}",
-            errors={argument: f"missing column {', '.join(missing)}"},
-        )
-    where = {c: header.index(c) for c in CSV_COLUMNS if c in header}
-    columns: dict[str, list] = {c: [] for c in where}
-    for number, row in enumerate(reader, start=2):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        try:
-            for name, at in where.items():
-                cell = row[at].strip()
-                columns[name].append(_time(cell) if name == "time" else float(cell or "nan"))
-        except (IndexError, ValueError):
-            raise InvalidBacktest(
-                f"{argument}: line {number} does not parse ({','.join(row)[:80]!r})",
-                errors={argument: f"line {number}"},
-            ) from None
-    times = columns.pop("time")
-    return as_bars({**columns, "time": np.array(times, dtype="datetime64[ns]")}, argument=argument)
-
-
-def _time(cell: str) -> np.datetime64:
-    try:
-        seconds = float(cell)
-    except ValueError:
-        moment = datetime.fromisoformat(cell.replace("Z", "+00:00"))
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return np.datetime64(moment, "ns")
-    return np.datetime64(int(seconds * 1e9), "ns")
-
-
-def bars_from_store(bars: Sequence[Any]) -> Bars:
-    """:class:`Bars` from the store's ``ingest.providers.base.Bar`` rows (times in UTC)."""
-    if not bars:
-        raise InvalidBacktest("no bars", errors={"symbol": "no bars stored in that range"})
-    return as_bars(
-        {
-            "open": [float(b.open) for b in bars],
-            "high": [float(b.high) for b in bars],
-            "low": [float(b.low) for b in bars],
-            "close": [float(b.close) for b in bars],
-            "volume": [float(b.volume) for b in bars],
-            "time": np.array(
-                [b.start.astimezone(UTC).replace(tzinfo=None) for b in bars],
-                dtype="datetime64[ns]",
-            ),
-        }
-    )
-
-
-def _bars_json(bars: Bars) -> str:
-    data = {
-        name: getattr(bars, name).tolist() for name in ("open", "high", "low", "close", "volume")
-    }
-    data["volume"] = [None if math.isnan(v) else v for v in data["volume"]]
-    data["time"] = None if bars.time is None else bars.time.astype(np.int64).tolist()
-    return json.dumps(data)
-
-
-def _bars_from_json(text: str) -> Bars:
-    data = json.loads(text)
-    time = data.pop("time")
-    data["volume"] = [np.nan if v is None else v for v in data["volume"]]
-    if time is not None:
-        data["time"] = np.array(time, dtype=np.int64).astype("datetime64[ns]")
-    return as_bars(data)
 
 
 # The book -----------------------------------------------------------------------
@@ -297,6 +187,8 @@ class BacktestBook:
         cash: float = 10_000,
         commission: float = 0.0,
         finalize_trades: bool = False,
+        spread: float = 0.0,
+        margin: float = 1.0,
         rank_by: str = "sharpe",
         source: Mapping[str, Any] | None = None,
         chunk_size: int = CHUNK_SIZE,
@@ -310,7 +202,7 @@ class BacktestBook:
         from strategies.backtest import check_options
 
         cls = get_strategy(strategy)
-        cash_f, comm = check_options(cash, commission)
+        cash_f, comm, spread_f, margin_f = check_options(cash, commission, spread, margin)
         check_rank_by(rank_by)
         if grid:
             try:
@@ -338,6 +230,8 @@ class BacktestBook:
             cash=cash_f,
             commission=comm,
             finalize_trades=bool(finalize_trades),
+            spread=spread_f,
+            margin=margin_f,
             rank_by=rank_by,
             chunk_size=chunk_size,
             source=dict(source or {}),
@@ -351,7 +245,7 @@ class BacktestBook:
         with self.connection.pipeline() as pipe:
             pipe.hset(keys.backtest(run.id), mapping=run.to_hash())
             pipe.expire(keys.backtest(run.id), RECORD_TTL_SECONDS)
-            pipe.set(keys.backtest_bars(run.id), _bars_json(bars), ex=BARS_TTL_SECONDS)
+            pipe.set(keys.backtest_bars(run.id), bars_to_json(bars), ex=BARS_TTL_SECONDS)
             pipe.execute()
         return run
 
@@ -386,7 +280,7 @@ class BacktestBook:
             raise InvalidBacktest(
                 f"backtest {backtest_id}: its bars expired before it ran; submit it again"
             )
-        return _bars_from_json(raw)
+        return bars_from_json(raw)
 
     def start(self, run: BacktestRun) -> None:
         fields = {"state": BacktestState.RUNNING.value}
@@ -449,6 +343,18 @@ class BacktestBook:
         return results, sorted(set(workers))
 
 
+def run_options(run: BacktestRun) -> dict[str, Any]:
+    """The keyword options of :func:`run_backtest` / :func:`run_grid` that ``run`` was
+    submitted with (cash, commission, finalize_trades, spread, margin)."""
+    return {
+        "cash": run.cash,
+        "commission": run.commission,
+        "finalize_trades": run.finalize_trades,
+        "spread": run.spread,
+        "margin": run.margin,
+    }
+
+
 def chunk_sets(run: BacktestRun, index: int) -> list[dict[str, Any]]:
     """The parameter sets of chunk ``index`` of a grid run (the same on every worker)."""
     sets = grid_combinations(get_strategy(run.strategy), run.grid)
@@ -472,11 +378,7 @@ def run_chunk(book: BacktestBook, backtest_id: str, index: int, *, worker: str =
     try:
         bars = book.bars(run.id)
         cls = get_strategy(run.strategy)
-        options = {
-            "cash": run.cash,
-            "commission": run.commission,
-            "finalize_trades": run.finalize_trades,
-        }
+        options = run_options(run)
         if run.kind == "single":
             result = run_backtest(bars, cls, run.params, **options)
             book.finish(run, result, workers=[worker], best_params=None)

@@ -109,6 +109,12 @@ class Strategy(ABC):
         self.p: dict[str, Any] = self.check_params(params)
 
     @classmethod
+    def summary(cls) -> str:
+        """The docstring's first paragraph on one line, without reST markup (for lists)."""
+        first = (cls.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(first.replace("``", "").split())
+
+    @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults filled in, types and ranges checked, then :meth:`constraint`.
 

@@ -76,12 +76,16 @@ def run_grid(
     cash: float = 10_000,
     commission: float = 0.0,
     finalize_trades: bool = False,
+    spread: float = 0.0,
+    margin: float = 1.0,
     keep: bool = False,
 ) -> list[tuple[dict[str, Any], dict[str, Any]]] | list[BacktestResult]:
     """Backtest every parameter set of ``grid`` (or the given ``param_sets``) at once.
 
     Returns ``[(params, stats), ...]`` in grid order, or with ``keep`` the full
-    :class:`BacktestResult` of each (trades and equity too).
+    :class:`BacktestResult` of each (trades and equity too). ``cash``, ``commission``,
+    ``finalize_trades``, ``spread`` and ``margin`` are those of
+    :func:`strategies.backtest.run_backtest`, the same for every set.
 
     Raises:
         InvalidBacktest: bad bars, grid or options. StrategyError: the strategy failed.
@@ -90,7 +94,7 @@ def run_grid(
     if (grid is None) == (param_sets is None):
         raise InvalidBacktest("give either grid or param_sets", errors={"grid": "one of"})
     data = as_bars(bars)
-    cash_f, comm = check_options(cash, commission)
+    cash_f, comm, spread_f, margin_f = check_options(cash, commission, spread, margin)
     if param_sets is None:
         sets = grid_combinations(strategy_cls, grid or {})
     else:
@@ -125,6 +129,8 @@ def run_grid(
         commission=comm,
         finalize=bool(finalize_trades),
         reentries=reentries,
+        spread=spread_f,
+        margin=margin_f,
     )
     stats = compute_stats(fills, data.close, data.time, warmups, cash_f)
     if keep:

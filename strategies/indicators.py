@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -61,7 +59,7 @@ def _prior(values: np.ndarray, window: int, reduce) -> np.ndarray:
 
 def hold(events: np.ndarray, values: np.ndarray, first: int | np.ndarray = 0) -> np.ndarray:
     """Forward-fill: at each bar, ``values`` at the latest bar where ``events`` is true
-    (0 before the first event). Works along the last axis of 1-D or 2-D arrays.
+    (0 before the first event), as ``int8``. Works along the last axis of 1-D or 2-D arrays.
 
     Events before bar ``first`` (an int, or one per row) are ignored: pass the first
     decision bar (warm-up + 1), since backtesting.py's ``next()`` never sees earlier bars.
@@ -70,12 +68,29 @@ def hold(events: np.ndarray, values: np.ndarray, first: int | np.ndarray = 0) ->
     first = np.asarray(first)
     if first.ndim:
         first = first[:, None]
-    events = events & (np.arange(events.shape[-1]) >= first)
-    values = np.broadcast_to(values, events.shape)
-    index = np.where(events, np.arange(events.shape[-1]), -1)
-    np.maximum.accumulate(index, axis=-1, out=index)
-    filled = np.take_along_axis(values, np.maximum(index, 0), axis=-1)
-    return np.where(index >= 0, filled, 0).astype(np.int8)
+    shape = events.shape
+    n = shape[-1]
+    if not events.size:
+        return np.zeros(shape, dtype=np.int8)
+    events = (events & (np.arange(n) >= first)).reshape(-1, n)
+    rows = len(events)
+    values = np.broadcast_to(values, shape).reshape(-1, n)
+    # Each row is a run of 0 up to its first event, then one run per event up to the next
+    # one (or the row's end): lay the runs out in order and repeat each value its length.
+    row_of, bar_of = np.nonzero(events)
+    counts = np.bincount(row_of, minlength=rows)
+    lead = np.cumsum(counts) - counts + np.arange(rows)  # where each row's runs begin
+    at = np.arange(len(row_of)) + row_of + 1
+    held = np.zeros(len(row_of) + rows, dtype=np.int8)
+    held[at] = values[row_of, bar_of].astype(np.int8)
+    begin = np.empty(len(held), dtype=np.int64)
+    begin[lead] = 0
+    begin[at] = bar_of
+    end = np.empty(len(held), dtype=np.int64)
+    end[:-1] = begin[1:]
+    end[lead[1:] - 1] = n  # a row's last run ends with the row
+    end[-1] = n
+    return np.repeat(held, end - begin).reshape(shape)
 
 
 def sma(values: np.ndarray, window: int) -> np.ndarray:
@@ -94,32 +109,40 @@ def sma_exact(values: np.ndarray, window: int) -> np.ndarray:
     """:func:`sma` as pandas' ``Series.rolling(window).mean()`` (and so backtesting.py's
     ``SMA``) computes it, bit for bit.
 
-    Computed as pandas' ``Series.rolling(window).mean()`` (and so backtesting.py's ``SMA``)
-    computes it, bit for bit: one running sum, Kahan-compensated separately for the values
-    added and removed, and a window of equal values averaging to exactly that value. A plain
-    sliding sum differs in the last bit, which is enough to see a cross where pandas sees two
-    equal averages (EURUSD, 15/45, bar 4091). A Python loop: about 0.5 ms per 2,000 bars.
+    pandas keeps one running sum, Kahan-compensated separately for the values added and
+    removed, and gives a window of equal values exactly that value. A plain sliding sum
+    differs in the last bit, which is enough to see a cross where pandas sees two equal
+    averages (EURUSD, 15/45, bar 4091). The running sum is a Python loop (each step needs
+    the one before); the division and the equal-window rule are vectorised.
     """
-    xs = np.asarray(values, dtype=np.float64).tolist()
+    xs = np.asarray(values, dtype=np.float64)
     n = len(xs)
-    out = [math.nan] * n
+    out = np.full(n, np.nan)
+    if not 1 <= window <= n:
+        return out
+    items = xs.tolist()
+    totals = [0.0] * n
     total = comp_add = comp_remove = 0.0
-    count = same = 0
-    prev = math.nan
-    for i, x in enumerate(xs):
-        if i >= window:
-            y = -xs[i - window] - comp_remove
-            t = total + y
-            comp_remove = t - total - y
-            total = t
-            count -= 1
-        count += 1
-        y = x - comp_add
+    for i in range(window):
+        y = items[i] - comp_add
         t = total + y
         comp_add = t - total - y
         total = t
-        same = same + 1 if x == prev else 1
-        prev = x
-        if count >= window:
-            out[i] = prev if same >= count else total / count
-    return np.array(out)
+        totals[i] = total
+    for i in range(window, n):
+        y = -items[i - window] - comp_remove
+        t = total + y
+        comp_remove = t - total - y
+        total = t
+        y = items[i] - comp_add
+        t = total + y
+        comp_add = t - total - y
+        total = t
+        totals[i] = total
+    means = np.array(totals[window - 1 :]) / window
+    # A window of ``window`` equal values averages to that value exactly: no value in it
+    # differs from the one before (breaks counts such changes up to each bar).
+    breaks = np.cumsum(np.r_[True, xs[1:] != xs[:-1]])
+    equal = breaks[window - 1 :] == breaks[: n - window + 1]
+    out[window - 1 :] = np.where(equal, xs[window - 1 :], means)
+    return out

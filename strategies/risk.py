@@ -19,7 +19,6 @@ kept in the group's audit list (newest first, the last ``AUDIT_LENGTH``).
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from decimal import Decimal
 import redis
 
 from core import keys
+from core.calendars import calendar, is_open
 from core.errors import InvalidRequest, RiskRuleViolation
 from core.models import OrderRequest, to_iso, utcnow
 from core.quotes import QuoteBook
@@ -97,9 +97,26 @@ class RiskBook:
 
     def set_rules(self, group: str, rules: RiskRules) -> RiskRules:
         if rules.trading_hours != ALWAYS:
-            _calendar(rules.trading_hours)  # raises for an unknown calendar
+            try:
+                calendar(rules.trading_hours)
+            except ValueError as unknown:
+                raise InvalidRequest(
+                    str(unknown),
+                    errors={"trading_hours": ["must be 'always' or a calendar such as 'XNYS'"]},
+                ) from None
         self.connection.set(keys.group_risk(group), rules.to_json())
         return rules
+
+    def forget(self, group: str) -> None:
+        """Drop ``group``'s rules, audit list and today's counters (a deleted group's), so
+        a new group of the same name starts with none of them."""
+        today = utcnow().date().isoformat()
+        self.connection.delete(
+            keys.group_risk(group),
+            keys.group_risk_events(group),
+            keys.group_orders_today(group, today),
+            keys.group_equity_at_open(group, today),
+        )
 
     def events(self, group: str, limit: int = 100) -> list[RiskEvent]:
         raw = self.connection.lrange(keys.group_risk_events(group), 0, limit - 1)
@@ -192,7 +209,7 @@ def _check_rules(rules: RiskRules, order: OrderRequest, quotes: QuoteBook, now: 
             notional = order.quantity * price
             if notional > rules.max_notional:
                 raise _violation("max_notional", rules.max_notional, notional)
-    if rules.trading_hours != ALWAYS and not _is_open(rules.trading_hours, now):
+    if rules.trading_hours != ALWAYS and not is_open(rules.trading_hours, now):
         raise _violation("trading_hours", rules.trading_hours, to_iso(now), "the market is closed")
 
 
@@ -208,23 +225,3 @@ def _violation(rule: str, limit: object, value: object, why: str = "") -> RiskRu
 
 def _plain(value: object) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
-
-
-@functools.cache
-def _calendar(name: str):
-    """The exchange calendar ``name`` (exchange_calendars; loaded once, on first use)."""
-    import exchange_calendars
-
-    try:
-        return exchange_calendars.get_calendar(name)
-    except exchange_calendars.errors.InvalidCalendarName:
-        raise InvalidRequest(
-            f"unknown exchange calendar {name!r}",
-            errors={"trading_hours": ["must be 'always' or a calendar such as 'XNYS'"]},
-        ) from None
-
-
-def _is_open(calendar: str, now: datetime) -> bool:
-    import pandas as pd
-
-    return bool(_calendar(calendar).is_open_on_minute(pd.Timestamp(now).floor("min")))

@@ -31,6 +31,8 @@ from strategies.registry import get_strategy
 
 SIGNALS_KEPT = 1000  # per group
 SIGNAL_TTL_SECONDS = 30 * 86400
+# On the job-events channel, so a /ws client of the group hears of each signal (api.stream).
+SIGNAL_EVENT = "signal"
 
 
 @dataclass
@@ -202,7 +204,11 @@ class SubscriptionBook:
 
 
 class SignalBook:
-    """Signals, once per (subscription, bar), listed per group newest first."""
+    """Signals, once per (subscription, bar), listed per group newest first.
+
+    Each new signal, and each change of its outcome, is announced on the job-events channel
+    as ``{"event": "signal", "group", "id"}`` in the pipeline that writes it.
+    """
 
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
@@ -216,13 +222,29 @@ class SignalBook:
             with self.connection.pipeline() as pipe:
                 pipe.lpush(keys.group_signals(signal.group), signal.id)
                 pipe.ltrim(keys.group_signals(signal.group), 0, SIGNALS_KEPT - 1)
+                _announce(pipe, signal)
                 pipe.execute()
             return signal, True
         return Signal.from_json(self.connection.get(key)), False
 
     def update(self, signal: Signal) -> None:
         subscription, bar = signal.id.rsplit(":", 1)
-        self.connection.set(keys.signal(subscription, bar), signal.to_json(), xx=True, keepttl=True)
+        with self.connection.pipeline() as pipe:
+            pipe.set(keys.signal(subscription, bar), signal.to_json(), xx=True, keepttl=True)
+            _announce(pipe, signal)
+            pipe.execute()
+
+    def get(self, signal_id: str) -> Signal:
+        """The signal ``signal_id`` (``<subscription>:<bar epoch seconds>``).
+
+        Raises:
+            NotFound: no such signal (or it expired).
+        """
+        subscription, _, bar = signal_id.rpartition(":")
+        raw = self.connection.get(keys.signal(subscription, bar)) if subscription else None
+        if raw is None:
+            raise NotFound(f"no such signal: {signal_id}")
+        return Signal.from_json(raw)
 
     def list(
         self, groups: Sequence[str], symbol: str | None = None, limit: int = 100
@@ -242,3 +264,12 @@ class SignalBook:
 
     def groups(self) -> list[str]:
         return sorted(self.connection.smembers(keys.strategy_groups()))
+
+    def forget_group(self, group: str) -> None:
+        """Drop ``group``'s list of signals (a deleted group's; each signal expires)."""
+        self.connection.delete(keys.group_signals(group))
+
+
+def _announce(pipe: redis.client.Pipeline, signal: Signal) -> None:
+    event = {"event": SIGNAL_EVENT, "group": signal.group, "id": signal.id}
+    pipe.publish(keys.job_events(), json.dumps(event))

@@ -63,22 +63,48 @@ class SmaCross(Strategy):
     def signals_grid(cls, bars: Bars, param_sets: Sequence[Mapping[str, Any]]) -> GridSignals:
         """Every average is computed once per window, then all sets are compared at once."""
         windows = sorted({p["fast"] for p in param_sets} | {p["slow"] for p in param_sets})
-        averages = {w: sma(bars.close, w) for w in windows}
-        fast = np.stack([averages[p["fast"]] for p in param_sets])
-        slow = np.stack([averages[p["slow"]] for p in param_sets])
-        close_calls = np.flatnonzero(_close_call(fast, slow).any(axis=1))
-        exact: dict[int, np.ndarray] = {}
-        for row in close_calls:
-            for key, rows in (("fast", fast), ("slow", slow)):
-                w = param_sets[row][key]
-                if w not in exact:
-                    exact[w] = sma_exact(bars.close, w)
-                rows[row] = exact[w]
+        column = {w: i for i, w in enumerate(windows)}
+        averages = np.stack([sma(bars.close, w) for w in windows])
+        fast = np.array([column[p["fast"]] for p in param_sets])
+        slow = np.array([column[p["slow"]] for p in param_sets])
+        below, above, close_calls = _sides(averages, fast, slow)
+        if close_calls.any():
+            # Those sets compare pandas' own averages (both of them), computed once a window.
+            rows = np.flatnonzero(close_calls)
+            needed = np.unique(np.concatenate((fast[rows], slow[rows])))
+            exact = np.zeros_like(averages)
+            exact[needed] = [sma_exact(bars.close, windows[i]) for i in needed]
+            with np.errstate(invalid="ignore"):
+                below[rows] = exact[fast[rows]] < exact[slow[rows]]
+                above[rows] = exact[fast[rows]] > exact[slow[rows]]
         long_only = np.array([p["long_only"] for p in param_sets])[:, None]
-        warm = {w: warmup_bar([a]) for w, a in averages.items()}
-        warmups = np.array([max(warm[p["fast"]], warm[p["slow"]]) for p in param_sets])
-        targets, crosses = _targets(fast, slow, long_only, warmups + 1)
+        warm = np.array([warmup_bar([a]) for a in averages])
+        warmups = np.maximum(warm[fast], warm[slow])
+        targets, crosses = _targets_from(below, above, long_only, warmups + 1)
         return GridSignals(targets, warmups, crosses)
+
+
+def _sides(
+    averages: np.ndarray, fast: np.ndarray, slow: np.ndarray, chunk: int = 16
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fast < slow, fast > slow, any close call)`` per set, for the averages at rows
+    ``fast`` and ``slow`` of ``averages``. Sets go ``chunk`` at a time, so that their
+    averages and differences stay in the processor's cache."""
+    rows, n = len(fast), averages.shape[1]
+    below = np.empty((rows, n), dtype=bool)
+    above = np.empty((rows, n), dtype=bool)
+    close_calls = np.zeros(rows, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        tolerance = 1e-9 * np.abs(averages)  # _close_call's bound, once per window
+        for a in range(0, rows, chunk):
+            f, s = fast[a : a + chunk], slow[a : a + chunk]
+            # fast - slow has the sign of the comparison (it is 0 only when they are equal).
+            difference = averages[f] - averages[s]
+            np.less(difference, 0, out=below[a : a + chunk])
+            np.greater(difference, 0, out=above[a : a + chunk])
+            np.abs(difference, out=difference)
+            close_calls[a : a + chunk] = (difference <= tolerance[s]).any(axis=1)
+    return below, above, close_calls
 
 
 def _close_call(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
@@ -90,12 +116,15 @@ def _close_call(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
 
 def _targets(fast: np.ndarray, slow: np.ndarray, long_only, first) -> tuple[np.ndarray, np.ndarray]:
     """``(targets, crosses)``: the position after the latest cross, and where crosses are."""
-    below = fast < slow
-    above = fast > slow
-    up = np.zeros(fast.shape, dtype=bool)
-    down = np.zeros(fast.shape, dtype=bool)
+    return _targets_from(fast < slow, fast > slow, long_only, first)
+
+
+def _targets_from(below: np.ndarray, above: np.ndarray, long_only, first):
+    """:func:`_targets` from where fast is below and above slow (a tie is neither)."""
+    up = np.zeros(below.shape, dtype=bool)
+    down = np.zeros(below.shape, dtype=bool)
     up[..., 1:] = below[..., :-1] & above[..., 1:]
     down[..., 1:] = above[..., :-1] & below[..., 1:]
-    short = np.where(long_only, 0, -1)
+    short = np.where(long_only, 0, -1).astype(np.int8)
     crosses = up | down
-    return hold(crosses, np.where(up, 1, short), first), crosses
+    return hold(crosses, np.where(up, np.int8(1), short), first), crosses
