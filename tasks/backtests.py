@@ -5,6 +5,7 @@ the bars store), writes the record and the bars under their Redis keys and sends
 one task for a single parameter set, a Celery ``group`` of chunk tasks for a grid. A task
 carries the run id and its chunk number only; the record holds the progress and, once the
 last chunk is in, the ranking (``strategies.backtest_runs``). No task waits on another.
+Each chunk task returns the progress in words, which Flower shows as its result.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def prepare_backtest(
         cash=spec.get("cash", 10_000),
         commission=spec.get("commission", 0),
         finalize_trades=spec.get("finalize_trades", False),
+        spread=spec.get("spread", 0.0),
+        margin=spec.get("margin", 1.0),
         rank_by=spec.get("rank_by") or "sharpe",
         source=source,
     )
@@ -128,12 +131,21 @@ def submit_backtest(
 
 
 @app.task(name=names.RUN_BACKTEST_CHUNK, bind=True, acks_late=True, ignore_result=True)
-def run_backtest_chunk(self, backtest_id: str, index: int) -> None:
+def run_backtest_chunk(self, backtest_id: str, index: int) -> str:
     """Run one chunk of a backtest (the whole run when it has one set); a redelivered
-    chunk is recorded once."""
-    run_chunk(
-        BacktestBook(context.connection()),
-        backtest_id,
-        index,
-        worker=self.request.hostname or "",
+    chunk is recorded once.
+
+    Returns the run's progress in words. No result is stored, but the worker sends it with
+    the task's ``task-succeeded`` event, so Flower's task list shows how far a grid is.
+    """
+    book = BacktestBook(context.connection())
+    run_chunk(book, backtest_id, index, worker=self.request.hostname or "")
+    return progress_text(book.get(backtest_id), index)
+
+
+def progress_text(run: BacktestRun, index: int) -> str:
+    """``backtest <id> chunk 3 of 10: 60 of 190 sets done (31.6%), running``."""
+    return (
+        f"backtest {run.id} chunk {index + 1} of {run.chunks}: {run.done} of {run.total} "
+        f"sets done ({run.progress_pct:g}%), {run.state.value}"
     )

@@ -54,7 +54,12 @@ worker_redirect_stdouts = False
 
 beat_scheduler = "tasks.scheduler:Scheduler"
 redbeat_redis_url = _settings.redis_url
+# Said outright so RedBeat does not fall back to broker_transport_options (deprecated);
+# tasks.scheduler retries a lost Redis itself.
+redbeat_redis_options: dict = {}
 redbeat_key_prefix = "tf:redbeat"
-redbeat_lock_timeout = 60
+# A second beat waits on this lock: when the beat holding it dies without releasing it,
+# the other takes over at most this long after the last renewal.
+redbeat_lock_timeout = _settings.beat_lock_seconds
 beat_max_loop_interval = 5
 beat_schedule = beat.schedule(_settings)

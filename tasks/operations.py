@@ -40,10 +40,14 @@ from core.models import (
     ResultStatus,
     is_valid_name,
 )
+from core.notifications import TargetRegistry
 from core.retries import retry_orders
 from core.settings import Settings
 from core.vault import Vault
+from strategies.risk import RiskBook
+from strategies.signals import SignalBook, SubscriptionBook
 from tasks import enqueue, risk
+from tasks.schedules import ScheduleBook
 
 DISPATCH_DELAYED = (
     "the job is saved and will run, but the message broker was unreachable: it starts "
@@ -87,20 +91,19 @@ class Operations:
         return group
 
     def delete_group(self, name: str) -> None:
-        """Delete a group with its accounts, credentials, ledgers and job history.
+        """Delete a group: its accounts, credentials and ledgers at once, and what it was
+        set up with (schedules, strategy subscriptions and their signals, risk rules,
+        notification targets); its jobs stay readable for the retention period.
 
         Raises:
             NotFound: no such group.
             Conflict: it still has jobs waiting or running.
         """
-        self.groups.get(name)
-        if self.jobs.pending(name):
-            raise Conflict(
-                f"group {name!r} still has unfinished jobs; wait for them before deleting it"
-            )
+        self.groups.close(name)  # checked and closed in one step: no order slips in now
         for account in self.accounts.list_group(name):
             self._forget_account(account)
         self.jobs.retire_group_jobs(name, self.settings.job_retention_days * 86400)
+        self._forget_group_setup(name)
         self.groups.delete(name)
         enqueue.announce_groups_changed()
 
@@ -201,9 +204,17 @@ class Operations:
     # Orders -----------------------------------------------------------------
 
     def submit_order(
-        self, group: str, order: OrderRequest, idempotency_key: str | None = None
+        self,
+        group: str,
+        order: OrderRequest,
+        idempotency_key: str | None = None,
+        *,
+        origin: str = "",
     ) -> Submitted:
         """Queue an order for the group's active accounts.
+
+        ``origin`` names what placed it when it is not a request (``schedule:<id>``,
+        ``signal:<id>``); the job carries it, so it links back to its schedule or signal.
 
         With ``idempotency_key``, the key, the job and its place in the run order
         are written in one step: the same key with the same order answers with the
@@ -228,7 +239,9 @@ class Operations:
                         ]
                     },
                 )
-        job = Job(id=new_job_id(), kind=JobKind.TRANSACTION, group=group, order=order)
+        job = Job(
+            id=new_job_id(), kind=JobKind.TRANSACTION, group=group, order=order, origin=origin
+        )
         return self._submit(job, idempotency_key=idempotency_key, fingerprint=_fingerprint(order))
 
     def retry_job(
@@ -300,6 +313,15 @@ class Operations:
                 )
             return Submitted(self.jobs.fetch(created.job_id), created=False)
         return Submitted(job, dispatched=enqueue.submit(job))
+
+    def _forget_group_setup(self, name: str) -> None:
+        # What the group was set up with goes with it: a new group of the same name must
+        # not inherit scheduled orders, strategies that trade, risk rules or targets.
+        ScheduleBook(self.connection, self.settings).delete_group(name)
+        SubscriptionBook(self.connection).delete(name)
+        SignalBook(self.connection).forget_group(name)
+        RiskBook(self.connection).forget(name)
+        TargetRegistry(self.connection, self.vault).delete_group(name)
 
     def _forget_account(self, account: Account) -> None:
         with self.connection.pipeline() as pipe:

@@ -47,7 +47,9 @@ def leg_guard(connection: redis.Redis, settings: Settings) -> Callable[[Job], No
     return lambda job: _check(connection, settings, job, where="worker", count=False)
 
 
-def _check(connection: redis.Redis, settings: Settings, job: Job, *, where: str, count: bool):
+def _check(
+    connection: redis.Redis, settings: Settings, job: Job, *, where: str, count: bool
+) -> None:
     RiskBook(connection).check(
         job.group,
         job.order,

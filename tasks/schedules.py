@@ -9,12 +9,18 @@ order through the same path as the API (risk rules and the kill switch apply at
 run time) with an idempotency key per occurrence (one fired twice still makes one
 job), then puts the following occurrence in the entry.
 
-* ``at``: one time, ISO 8601 with its zone (``2026-12-02T09:31:00-05:00``).
+* ``at``: one time, ISO 8601 with its zone (``2026-12-02T09:31:00-05:00``), or a moment
+  of the next US equity session: ``open``, ``close``, ``open+1m``, ``close-10m`` (minutes
+  from the open or the close, early closes included), resolved to an instant when the
+  schedule is made and kept as ``session``. With ``every_session`` such a moment repeats:
+  ``close-10m`` of every session, the next one planned after each run (holidays have no
+  session; on a half day ``close`` is the early close).
 * ``cron``: ``"minute hour * * day-of-week"`` in ``timezone`` (IANA, e.g.
   ``America/New_York``), so 09:31 stays 09:31 across daylight saving. Minutes,
   hours and days of week take numbers, lists and ranges (``1-5``: Monday to
   Friday, 0 or 7 is Sunday); day of month and month must be ``*``.
-* ``market_days_only``: skip days the exchange (``XNYS``) is closed (holidays).
+* ``market_days_only``: skip days the exchange (``XNYS``) is closed (holidays), the day
+  read in New York, whatever the schedule's own zone.
 * A run that fires more than ``SCHEDULE_GRACE_SECONDS`` after its occurrence (beat
   was down) is recorded as ``missed`` instead of trading late.
 """
@@ -33,6 +39,7 @@ from redbeat import RedBeatSchedulerEntry
 from redbeat.schedules import rrule
 
 from core import keys
+from core.calendars import is_session_at, next_session_edge, parse_session_edge
 from core.errors import InvalidRequest, NotFound, TradefleetError
 from core.models import OrderRequest, from_iso, to_iso, utcnow
 from core.settings import Settings
@@ -40,6 +47,10 @@ from tasks import names
 from tasks.celery import app
 
 RUNS_KEPT = 50
+AT_RULE = (
+    "must be ISO 8601 with its zone (2026-12-02T09:31:00-05:00), or open/close with an "
+    "offset in minutes (open+1m, close-10m)"
+)
 # Beat may fire a moment before the instant (its tick): that is still the occurrence.
 EARLY_SECONDS = 5
 _WEEKDAY_OF_CRON = {0: 6, 1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6}  # cron -> rrule (Mon=0)
@@ -54,12 +65,16 @@ class Schedule:
     cron: str = ""
     timezone: str = "UTC"
     market_days_only: bool = False
+    session: str = ""  # "open+1m" as asked, when ``at`` was resolved from it
+    every_session: bool = False  # ``session`` again at each following session
     next_at: str = ""  # the next occurrence (UTC), "" when there is none left
     created_at: str = field(default_factory=lambda: to_iso(utcnow()))
     runs: list[dict] = field(default_factory=list)  # newest first: occurrence, outcome, job
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first occurrence strictly after ``moment``, in UTC (None: there is none)."""
+        if self.every_session:
+            return next_session_edge(*parse_session_edge(self.session), after=moment)
         if self.at:
             at = _parse_at(self.at)
             return at if at > moment else None
@@ -87,13 +102,25 @@ class ScheduleBook:
         """Save a schedule and put its entry in the beat schedule.
 
         Raises:
-            InvalidRequest: ``at``/``cron``/``timezone`` are missing, both given or wrong.
+            InvalidRequest: ``at``/``cron``/``timezone`` are missing, both given or wrong,
+                or ``every_session`` is asked without a session moment.
         """
         at, cron = spec.get("at") or "", spec.get("cron") or ""
         if bool(at) == bool(cron):
             raise InvalidRequest(
                 "give either at or cron", errors={"at": ["give either at or cron, not both"]}
             )
+        session = ""
+        try:
+            edge = parse_session_edge(at) if at else None
+        except ValueError as too_far:
+            raise InvalidRequest("invalid at", errors={"at": [str(too_far)]}) from None
+        if edge is not None:
+            session, at = at.strip(), to_iso(next_session_edge(*edge, after=utcnow()))
+        every_session = bool(spec.get("every_session"))
+        if every_session and not session:
+            rule = "needs at as a session moment (open+1m, close-10m), not an ISO time or cron"
+            raise InvalidRequest("invalid every_session", errors={"every_session": [rule]})
         timezone = spec.get("timezone") or "UTC"
         try:
             ZoneInfo(timezone)
@@ -109,6 +136,8 @@ class ScheduleBook:
             cron=cron,
             timezone=timezone,
             market_days_only=bool(spec.get("market_days_only")),
+            session=session,
+            every_session=every_session,
         )
         upcoming = schedule.next_after(utcnow())  # raises for a bad cron
         if upcoming is None:
@@ -130,6 +159,14 @@ class ScheduleBook:
         schedule = self.get(group, schedule_id)
         _entry(schedule, utcnow()).delete()
         self.connection.hdel(keys.group_schedules(group), schedule_id)
+
+    def delete_group(self, group: str) -> int:
+        """Delete every schedule of ``group`` and its beat entry; returns how many."""
+        schedules = self.list_group(group)
+        for schedule in schedules:
+            _entry(schedule, utcnow()).delete()
+        self.connection.delete(keys.group_schedules(group))
+        return len(schedules)
 
     def record(self, schedule: Schedule, run: dict, upcoming: datetime | None) -> None:
         """Keep ``run`` and put the next occurrence in the beat schedule (or end it)."""
@@ -158,7 +195,7 @@ def run_schedule(
     """Run the occurrence of a schedule that is due now; returns what was recorded.
 
     Args:
-        submit: ``(group, order, idempotency_key) -> Submitted`` (the API's path).
+        submit: ``(group, order, idempotency_key, *, origin) -> Submitted`` (the API's path).
     """
     book = ScheduleBook(connection, settings)
     try:
@@ -174,12 +211,17 @@ def run_schedule(
         run["outcome"] = "already run"
     elif (now - occurrence).total_seconds() > settings.schedule_grace_seconds:
         run["outcome"] = "missed"  # beat was away: never trade late
-    elif schedule.market_days_only and not _market_day(occurrence, schedule.timezone):
+    elif schedule.market_days_only and not is_session_at(occurrence):
         run["outcome"] = "skipped: the market is closed that day"
     else:
         order = OrderRequest.from_dict(schedule.order)
         try:
-            submitted = submit(group, order, f"schedule-{schedule.id}-{occurrence.isoformat()}")
+            submitted = submit(
+                group,
+                order,
+                f"schedule-{schedule.id}-{occurrence.isoformat()}",
+                origin=f"schedule:{schedule.id}",
+            )
         except TradefleetError as refused:
             run["outcome"] = f"refused: {refused.message}"
         else:
@@ -204,9 +246,9 @@ def _parse_at(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidRequest("invalid at", errors={"at": ["must be ISO 8601"]}) from None
+        raise InvalidRequest("invalid at", errors={"at": [AT_RULE]}) from None
     if moment.tzinfo is None:
-        raise InvalidRequest("invalid at", errors={"at": ["must carry its zone"]})
+        raise InvalidRequest("invalid at", errors={"at": [f"must carry its zone: {AT_RULE}"]})
     return moment.astimezone(UTC)
 
 
@@ -235,14 +277,6 @@ def _cron_field(text: str, low: int, high: int) -> list[int]:
             raise ValueError(part)
         values.update(range(start, end + 1))
     return sorted(values)
-
-
-def _market_day(moment: datetime, timezone: str) -> bool:
-    import exchange_calendars
-    import pandas as pd
-
-    day = pd.Timestamp(moment.astimezone(ZoneInfo(timezone)).date())
-    return bool(exchange_calendars.get_calendar("XNYS").is_session(day))
 
 
 @app.task(name=names.RUN_SCHEDULE, ignore_result=True)

@@ -104,7 +104,7 @@ def act(
     key = f"signal-{subscription.id}-{signal.id.rsplit(':', 1)[1]}"
     try:
         submitted = Operations(connection, settings).submit_order(
-            subscription.group, order, idempotency_key=key
+            subscription.group, order, idempotency_key=key, origin=f"signal:{signal.id}"
         )
     except RiskRuleViolation as exc:
         signal.outcome, signal.detail = "refused", exc.message
