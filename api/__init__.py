@@ -26,6 +26,7 @@ from api.resources import (
     schedules,
     schwab,
     signals,
+    strategies,
     transactions,
 )
 from api.schemas.common import decimal2properties
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         notifications,
         backtests,
         signals,
+        strategies,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(compat.blp)

@@ -17,7 +17,7 @@ from core.errors import TradefleetError
 from core.quotes import normalise_symbol
 from ingest.providers.base import INTERVALS
 from strategies.backtest import run_backtest
-from strategies.backtest_runs import RANK_METRICS, chunk_sets, plain, rank
+from strategies.backtest_runs import RANK_METRICS, chunk_sets, plain, rank, run_options
 from strategies.grid import run_grid
 from strategies.registry import get_strategy
 from tasks.backtests import prepare_backtest
@@ -103,6 +103,20 @@ def _table(title: str, stats: dict) -> Table:
 @click.option("--grid", "grid", multiple=True, help="NAME=A:B:STEP or NAME=A,B,C (repeatable)")
 @click.option("--cash", type=float, default=10_000, show_default=True)
 @click.option("--commission", type=float, default=0.0, show_default=True)
+@click.option(
+    "--spread",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="bid-ask spread, a fraction of the price paid at entry (0.0002 = 0.02 %)",
+)
+@click.option(
+    "--margin",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="margin ratio, 1/leverage (0.02 = 50:1; 1 = no leverage)",
+)
 @click.option("--finalize-trades", is_flag=True, help="close and count the trade open at the end")
 @click.option("--rank-by", type=click.Choice(RANK_METRICS), default="sharpe", show_default=True)
 @click.option("--top", type=int, default=10, show_default=True, help="grid rows shown")
@@ -111,7 +125,7 @@ def _table(title: str, stats: dict) -> Table:
 @with_appcontext
 def backtest_command(
     strategy, symbol, interval, start, end, data_file, params, grid, cash, commission,
-    finalize_trades, rank_by, top, chart, quiet,
+    spread, margin, finalize_trades, rank_by, top, chart, quiet,
 ) -> None:  # fmt: skip
     """Backtest STRATEGY here and now (no worker) and print its statistics."""
     end_at = _utc(end) or datetime.now(UTC)
@@ -121,6 +135,8 @@ def backtest_command(
         "grid": dict(parse_grid(g) for g in grid),
         "cash": cash,
         "commission": commission,
+        "spread": spread,
+        "margin": margin,
         "finalize_trades": finalize_trades,
         "rank_by": rank_by,
     }
@@ -140,8 +156,7 @@ def backtest_command(
             store = deps.market_store()
         run, bars = prepare_backtest(deps.connection(), spec, store)
         cls = get_strategy(run.strategy)
-        options = {"cash": run.cash, "commission": run.commission,
-                   "finalize_trades": run.finalize_trades}  # fmt: skip
+        options = run_options(run)
         console = Console()
         with Progress(
             TextColumn(f"{run.strategy} on {run.bars} bars"),

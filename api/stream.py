@@ -30,8 +30,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from api import auth, deps
-from api.schemas.accounts import AccountSchema
-from api.schemas.jobs import JobSchema
+from api.stream_messages import account_message, job_messages, job_schema
 from core import keys
 from core.accounts import AccountRegistry
 from core.codes import CodeRelay
@@ -39,7 +38,7 @@ from core.connection import redis_client
 from core.errors import NotFound
 from core.groups import GroupRegistry
 from core.jobs import JobRegistry
-from core.models import JobKind, JobState
+from core.models import JobState
 from core.quotes import QuoteBook
 
 log = logging.getLogger("api.stream")
@@ -59,8 +58,6 @@ CLOSE_STREAM_LOST = 1011
 
 _EXTENSION = "tradefleet.stream"
 _RANK = {JobState.QUEUED.value: 0, JobState.RUNNING.value: 1}  # every other state: terminal, 2
-_job_schema = JobSchema()
-_account_schema = AccountSchema()
 
 
 class Client:
@@ -188,33 +185,6 @@ class Hub:
                     break
 
 
-def job_messages(connection: redis.Redis, event: dict) -> list[dict[str, Any]]:
-    """What clients receive for one job event: the job as now stored, and its account.
-
-    The job is read back so a client gets its per-account results with the event.
-    """
-    try:
-        job = JobRegistry(connection).fetch(str(event.get("id")))
-    except NotFound:
-        return [{"type": "job", "job": event, "snapshot": False}]
-    job.waiting = CodeRelay(connection).waiting(job.id)  # logins waiting for a 2FA code
-    out = [{"type": "job", "job": _job_schema.dump(job), "snapshot": False}]
-    if job.kind in (JobKind.ACTIVATE, JobKind.DEACTIVATE) and job.account:
-        account = AccountRegistry(connection).find(job.group, job.account)
-        if account is not None:
-            out.append(account_message(job.group, account, snapshot=False))
-    return out
-
-
-def account_message(group: str, account, *, snapshot: bool) -> dict[str, Any]:
-    return {
-        "type": "account",
-        "group": group,
-        "account": _account_schema.dump(account),
-        "snapshot": snapshot,
-    }
-
-
 def init_app(app: Flask) -> None:
     app.config.setdefault("WS_QUEUE_SIZE", QUEUE_SIZE)
     app.config.setdefault("WS_REVERIFY_SECONDS", REVERIFY_SECONDS)
@@ -235,7 +205,8 @@ class _Session:
         self.hub: Hub = self.app.extensions[_EXTENSION]
         self.client = Client(ws, self.app.config["WS_QUEUE_SIZE"])
         self.connection = deps.connection()
-        self.job_rank: dict[str, int] = {}
+        # Per job: (state rank, results so far), which only grow; an event behind is older.
+        self.job_rank: dict[str, tuple[int, int]] = {}
         self.quote_as_of: dict[str, str] = {}
 
     def send(self, message: dict[str, Any]) -> None:
@@ -297,11 +268,11 @@ class _Session:
         """Send ``message`` unless it is older than what this client was already sent."""
         if message["type"] == "job":
             job = message["job"]
-            rank = _RANK.get(job.get("state"), 2)
-            if rank < self.job_rank.get(job["id"], -1):
+            rank = (_RANK.get(job.get("state"), 2), len(job.get("results") or ()))
+            if rank < self.job_rank.get(job["id"], (-1, 0)):
                 return
             if len(self.job_rank) >= MAX_TRACKED_JOBS:  # forget finished jobs, not live ones
-                self.job_rank = {i: r for i, r in self.job_rank.items() if r < 2}
+                self.job_rank = {i: r for i, r in self.job_rank.items() if r[0] < 2}
             self.job_rank[job["id"]] = rank
         elif message["type"] == "quote":
             quote = message["quote"]
@@ -358,7 +329,7 @@ class _Session:
                 except NotFound:
                     continue  # finished and deleted in between
                 job.waiting = CodeRelay(self.connection).waiting(job.id)
-                self.deliver({"type": "job", "job": _job_schema.dump(job), "snapshot": True})
+                self.deliver({"type": "job", "job": job_schema.dump(job), "snapshot": True})
         book = QuoteBook(self.connection)
         quotes = book.all() if ALL in symbols else filter(None, map(book.find, sorted(symbols)))
         for quote in quotes:

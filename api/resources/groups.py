@@ -48,5 +48,9 @@ class GroupItem(MethodView):
     @blp.alt_response(404, description="No such group")
     @blp.alt_response(409, description="The group has unfinished jobs")
     def delete(self, name):
-        """Delete a group with its accounts, credentials, paper ledgers and jobs."""
+        """Delete a group: its accounts, credentials and paper ledgers at once, and its
+        schedules, strategy subscriptions, risk rules and notification targets.
+
+        Its jobs stay readable (marked `group_deleted`) for `JOB_RETENTION_DAYS`.
+        """
         deps.operations().delete_group(name)

@@ -15,7 +15,7 @@ blp = Blueprint(
     description="Orders placed at a time or on a rule, from the beat schedule",
 )
 
-_WHEN = ("at", "cron", "timezone", "market_days_only")
+_WHEN = ("at", "cron", "timezone", "market_days_only", "every_session")
 
 
 def _book() -> ScheduleBook:
@@ -35,7 +35,8 @@ class Schedules(MethodView):
     @blp.response(201, ScheduleSchema)
     @blp.alt_response(404, description="No such group")
     def post(self, data, group):
-        """Schedule an order: `at` (once) or `cron` in `timezone`; each run creates a normal
+        """Schedule an order: `at` (once, or a session moment such as `close-10m`, with
+        `every_session` at each session) or `cron` in `timezone`; each run creates a normal
         job of the group (risk rules apply then); a run later than SCHEDULE_GRACE_SECONDS
         (beat was down) is recorded as missed, never placed late."""
         deps.groups().get(group)

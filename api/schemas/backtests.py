@@ -40,6 +40,26 @@ class BacktestCreateSchema(StrictSchema):
         validate=ma.validate.Range(min=-0.1, max=0.1, max_inclusive=False),
         metadata={"description": "relative, per side (0.002 is 0.2 %)"},
     )
+    spread = ma.fields.Float(
+        load_default=0.0,
+        validate=ma.validate.Range(
+            min=0, max=0.1, max_inclusive=False, error="must be at least 0 and below 0.1"
+        ),
+        metadata={
+            "description": "bid-ask spread, a fraction of the price: a long enters that much "
+            "above the open, a short below (0.0002 is 0.02 %); exits at the open"
+        },
+    )
+    margin = ma.fields.Float(
+        load_default=1.0,
+        validate=ma.validate.Range(
+            min=0, min_inclusive=False, max=1, error="must be above 0 and at most 1"
+        ),
+        metadata={
+            "description": "margin ratio, 1 / leverage: entries are sized on cash / margin "
+            "(0.02 is 50:1; 1, no leverage); the run stops when equity reaches 0"
+        },
+    )
     finalize_trades = ma.fields.Boolean(load_default=False)
     rank_by = ma.fields.String(
         load_default="sharpe",
@@ -95,6 +115,8 @@ class BacktestSchema(ma.Schema):
     grid = ma.fields.Dict()
     cash = ma.fields.Float()
     commission = ma.fields.Float()
+    spread = ma.fields.Float()
+    margin = ma.fields.Float()
     finalize_trades = ma.fields.Boolean()
     rank_by = ma.fields.String()
     source = ma.fields.Dict(metadata={"description": "where the bars came from"})

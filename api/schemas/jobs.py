@@ -55,6 +55,12 @@ class JobSchema(ma.Schema):
         metadata={"description": "its group was deleted; the job stays readable for a while"}
     )
     retry_of = ma.fields.String(metadata={"description": "the job this one retries"})
+    origin = ma.fields.String(
+        metadata={
+            "description": "what placed it, when not a request: schedule:<id> (see the "
+            "group's schedules) or signal:<id> (see /signals)"
+        }
+    )
     retried_by = ma.fields.List(
         ma.fields.String(), metadata={"description": "the jobs that retried this one"}
     )

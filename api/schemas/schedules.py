@@ -10,7 +10,11 @@ class ScheduleCreateSchema(TransactionCreateSchema):
 
     at = ma.fields.String(
         load_default=None,
-        metadata={"description": "one time, ISO 8601 with its zone", "example": None},
+        metadata={
+            "description": "one time: ISO 8601 with its zone, or a moment of the next US "
+            "equity session: open, close, open+1m, close-10m",
+            "example": None,
+        },
     )
     cron = ma.fields.String(
         load_default=None,
@@ -23,6 +27,13 @@ class ScheduleCreateSchema(TransactionCreateSchema):
     )
     market_days_only = ma.fields.Boolean(
         load_default=False, metadata={"description": "skip days the exchange (XNYS) is closed"}
+    )
+    every_session = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "with `at` a session moment (open+1m, close-10m): place the order "
+            "at that moment of every session, not only the next"
+        },
     )
 
 
@@ -43,6 +54,12 @@ class ScheduleSchema(ma.Schema):
     cron = ma.fields.String()
     timezone = ma.fields.String()
     market_days_only = ma.fields.Boolean()
+    session = ma.fields.String(
+        metadata={"description": "the session moment `at` was resolved from, e.g. open+1m"}
+    )
+    every_session = ma.fields.Boolean(
+        metadata={"description": "`session` repeats at each following session"}
+    )
     next_at = ma.fields.String(metadata={"description": "the next occurrence (UTC); '' if none"})
     created_at = ma.fields.String()
     runs = ma.fields.List(ma.fields.Nested(ScheduleRunSchema))
