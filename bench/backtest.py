@@ -33,6 +33,8 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# backtesting.py draws a tqdm bar per run (hundreds during optimize): keep the report readable.
+os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(ROOT))
 
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -184,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         ("grid vs backtesting.py Backtest.optimize", bt_grid / grid_bt, GOALS["grid"]),
     ]
     print(f"GOOG daily, {len(GOOG)} bars; sma_cross(10, 20); grid of {sets} sets (5..100 step 5)")
+    print(f"  load average at start {_load(report['machine']['load_average'])}, now {_load()}")
     print(
         f"  ours: one run {one * 1e3:.2f} ms (first call {cold_one * 1e3:.1f} ms), "
         f"grid {grid_s * 1e3:.0f} ms = {sets / grid_s:,.0f} sets/s (first call {cold_grid * 1e3:.0f} ms)"
@@ -259,12 +262,21 @@ def main(argv: list[str] | None = None) -> int:
             missed += value < goal
         print(f"  {label:<42} {ratio(value, 1.0):>8}{verdict}")
     report["ratios"] = {label: value for label, value, _ in rows}
+    report["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    print(f"\n  load average at the end {_load()} (the machine is shared: read ratios with it)")
     out = ROOT / "bench" / "results" / f"backtest-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=float))
     print(f"\n  report: {out.relative_to(ROOT)}" + (f"; {missed} goal(s) MISSED" if missed else ""))
     _ = np  # imported with strategies: counted in import_strategies_s
     return 0
+
+
+def _load(values: tuple[float, float, float] | None = None) -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    if values is None and hasattr(os, "getloadavg"):
+        values = os.getloadavg()
+    return "?" if values is None else ", ".join(f"{v:.2f}" for v in values)
 
 
 def _version(name: str) -> str:

@@ -22,15 +22,8 @@ from cryptography.fernet import Fernet
 
 from bench.errors import BenchError, StartupError
 from tasks import routing
-from tests.services import (
-    CeleryWorker,
-    RedisServer,
-    _make_temp_dir,
-    _spawn,
-    _terminate,
-    free_port,
-    wait_until,
-)
+from tests.processes import CeleryWorker
+from tests.services import RedisServer, _make_temp_dir, _spawn, _terminate, free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
