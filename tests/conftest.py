@@ -17,23 +17,18 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from tests.services import (
-    REPO_ROOT,
-    CeleryWorker,
-    InfluxServer,
-    LiveServer,
-    RedisServer,
-    free_port,
-    wait_until,
-)
+from tests.processes import CeleryWorker, LiveServer
+from tests.services import REPO_ROOT, InfluxServer, RedisServer, free_port, wait_until
 
 FAKE_AUTORSA = REPO_ROOT / "tests" / "fakes" / "auto_rsa_bot"
 TERMINAL_STATES = {"succeeded", "partial", "failed", "unknown", "cancelled"}
 
 
 def pytest_configure(config) -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     """Point the whole process at a private Redis before any tradefleet module reads settings."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if _xdist_controller(config):
+        return  # each pytest-xdist worker process starts its own services
     server = RedisServer().start(appendonly=True)
     config._tradefleet_redis = server
     data_dir = server.directory / "data"
@@ -63,6 +58,11 @@ def pytest_configure(config) -> None:
         influx = InfluxServer().start()
         config._tradefleet_influx = influx
         os.environ.update({"INFLUX_URL": influx.url, "INFLUX_BUCKET": "tradefleet_tests"})
+
+
+def _xdist_controller(config) -> bool:
+    """True in the process that hands test files to pytest-xdist workers (and runs none)."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
 def pytest_unconfigure(config) -> None:

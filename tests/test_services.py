@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.services import InfluxServer, LiveServer, RedisServer, free_port, wait_until
+from tests.processes import LiveServer
+from tests.services import InfluxServer, RedisServer, free_port, wait_until
 
 needs_influxd = pytest.mark.skipif(
     not InfluxServer.available(), reason="influxd is missing: apt-get install influxdb"

@@ -7,6 +7,7 @@ a real ``make up`` in this checkout is never touched.
 
 from __future__ import annotations
 
+import re
 import socket
 import stat
 import subprocess
@@ -40,6 +41,8 @@ def run_up(var, redis_server, *args: str, **env: str) -> subprocess.CompletedPro
 def printed_key(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     (line,) = [line for line in result.stdout.splitlines() if "Dev API key" in line]
+    # The first line a newcomer needs: where to open the dashboard and sign in.
+    assert re.search(r"^ Dashboard\s+http://127\.0\.0\.1:\d+/  \(sign in", result.stdout, re.M)
     return line.split()[3]
 
 

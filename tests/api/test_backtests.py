@@ -1,5 +1,5 @@
-"""Backtests as jobs: through the API and real workers (one run, a grid over two workers),
-bad input, and the in-process CLI."""
+"""Backtests as jobs: through the API and real workers (one run, one with spread and
+leverage, a grid over two workers), bad input, and the in-process CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from strategies import get_strategy, run_backtest, run_grid
 from strategies.backtest_runs import bars_from_csv, plain, rank
 from tests.conftest import wait_for, worker_env
-from tests.services import CeleryWorker
+from tests.processes import CeleryWorker
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +60,31 @@ def test_backtest_job_equals_run_backtest_in_process(api, goog_csv):
     assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_backtest_job_with_spread_and_margin_equals_run_backtest(api, goog_csv):
+    """The options reach the worker and the record: the same trades as in-process, and
+    not those of a run without them."""
+    spec = {"fast": 10, "slow": 20}
+    costs = {"spread": 0.001, "margin": 0.5, "commission": 0.001}
+    response = api.post(
+        "/api/v1/backtests",
+        json={"strategy": "sma_cross", "params": spec, "data": goog_csv, **costs},
+    )
+    assert response.status_code == 202, response.text
+    body = _finished(api, response.json()["backtest_id"])
+    assert body["state"] == "succeeded", body
+    assert (body["spread"], body["margin"], body["commission"]) == (0.001, 0.5, 0.001)
+
+    bars = bars_from_csv(goog_csv)
+    local = run_backtest(bars, get_strategy("sma_cross"), spec, **costs)
+    assert body["stats"] == plain(local.stats)
+    assert [(t["entry_bar"], t["size"], t["entry_price"], t["pnl"]) for t in body["trades"]] == [
+        (t.entry_bar, t.size, t.entry_price, t.pnl) for t in local.trades
+    ]
+    without = run_backtest(bars, get_strategy("sma_cross"), spec, commission=0.001)
+    assert body["trades"][0]["entry_price"] != without.trades[0].entry_price  # the spread
+    assert abs(body["trades"][0]["size"]) > abs(without.trades[0].size)  # the leverage
+
+
 @pytest.fixture(scope="module")
 def second_worker(redis_server):
     """Serves only the strategies queue (no group, no brokerage)."""
@@ -104,9 +129,15 @@ def test_grid_fans_out_over_two_workers_and_ranks(api, second_worker, goog_csv):
         ({"grid": {"fast": [5]}, "params": {"fast": 5}}, "grid"),
         ({"cash": -5}, "cash"),
         ({"commission": 0.5}, "commission"),
+        ({"spread": -0.001}, "spread"),
+        ({"spread": 0.5}, "spread"),
+        ({"spread": "wide"}, "spread"),
+        ({"margin": 0}, "margin"),
+        ({"margin": 1.5}, "margin"),
         ({"rank_by": "luck"}, "rank_by"),
         ({"data": "when,price\n1,2\n"}, "data"),
         ({"data": "time,open,high,low,close\n2024-01-02,1,1,1,x\n"}, "data"),
+        ({"data": "time,open,high,low,close\n2024-01-02,1\r,1,1,1\n"}, "data"),  # fuzzer: a 500
         ({"data": None, "symbol": "SPY"}, "interval"),
         ({"data": None}, "data"),
         ({"colour": "red"}, "colour"),
@@ -155,6 +186,18 @@ def test_cli_runs_a_grid_in_process_and_prints_stats(app, goog_csv, tmp_path):
     bad = runner.invoke(args=["backtest", "sma_cross", "--data", str(data), "--param", "x=1"])
     assert bad.exit_code != 0 and "no parameter x" in bad.output
 
+    costs = ["--spread", "0.001", "--margin", "0.5", "--quiet"]
+    levered = runner.invoke(args=["backtest", "sma_cross", "--data", str(data), *costs])
+    assert levered.exit_code == 0, levered.output
+    local = run_backtest(
+        bars_from_csv(goog_csv), get_strategy("sma_cross"), {}, spread=0.001, margin=0.5
+    )
+    assert f"{local.stats['equity_final']:,.4g}" in levered.output
+    bad_margin = runner.invoke(
+        args=["backtest", "sma_cross", "--data", str(data), "--margin", "2", "--quiet"]
+    )
+    assert bad_margin.exit_code != 0 and "margin" in bad_margin.output
+
 
 def test_backtest_of_stored_bars(api):
     import os
@@ -201,3 +244,12 @@ def test_backtest_of_stored_bars(api):
               "end": "2020-02-01T00:00:00Z"},
     )  # fmt: skip
     assert empty.status_code == 422 and "symbol" in empty.json()["errors"]["json"]
+
+
+def test_strategies_are_listed_with_their_parameters(api, anonymous):
+    listed = {s["name"]: s for s in api.get("/api/v1/strategies").json()}
+    assert {"sma_cross", "rsi_reversion", "donchian_breakout", "buy_and_hold"} <= set(listed)
+    params = {p["name"]: p for p in listed["sma_cross"]["params"]}
+    assert params["fast"]["type"] == "int" and params["long_only"]["type"] == "bool"
+    assert params["long_only"]["default"] is False
+    assert anonymous.get("/api/v1/strategies").status_code == 401

@@ -32,6 +32,12 @@ def test_fleet_jobs_filters_and_retry_links(api):
     assert bought["id"] not in ids(result_status="rejected")
     assert ids(state="failed", group=second) == {refused["id"]}
     assert ids(group=first, state=["queued", "running"]) == set()
+    # Every job listed carries its results, filtered or not: an empty list means none.
+    for params in ({}, {"result_status": "rejected"}):
+        listed = api.get("/api/v1/jobs", params={"group": second, **params}).json()
+        shown = next(job for job in listed if job["id"] == refused["id"])
+        assert shown["results"] == api.get(f"/api/v1/jobs/{refused['id']}").json()["results"]
+        assert [r["status"] for r in shown["results"]] == ["rejected"]
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert api.get("/api/v1/jobs", params={"since": future}).json() == []
     assert api.get("/api/v1/jobs", params={"state": "sleeping"}).status_code == 422

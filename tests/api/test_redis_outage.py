@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.services import LiveServer, RedisServer
+from tests.processes import LiveServer
+from tests.services import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -153,3 +153,67 @@ def test_trading_hours_follow_the_exchange_calendar(moment, open_):
     else:
         with pytest.raises(RiskRuleViolation, match="trading_hours"):
             _check_rules(rules, order, quotes=None, now=moment)
+
+
+def _a_calendar_closed_now() -> str:
+    """An exchange whose market is closed now and for the next minutes (one always is)."""
+    from datetime import timedelta
+
+    from core.calendars import is_open
+
+    now = datetime.now(UTC)
+    for name in ("XNYS", "XTKS", "XLON", "XHKG", "XASX"):
+        if not any(is_open(name, now + timedelta(minutes=m)) for m in (0, 1, 2, 3)):
+            return name
+    raise AssertionError("every market is open now")
+
+
+# A rule set after the order was accepted, and what makes it refuse the order at the worker.
+LATE_RULES = {
+    "allowed_symbols": lambda: {"allowed_symbols": ["MSFT"]},
+    "blocked_symbols": lambda: {"blocked_symbols": ["WRISK"]},
+    "max_quantity": lambda: {"max_quantity": 1},
+    "max_notional": lambda: {"max_notional": 15},  # 2 x 10.00 = 20.00
+    "trading_hours": lambda: {"trading_hours": _a_calendar_closed_now()},
+}
+
+
+@pytest.mark.parametrize("rule", [*LATE_RULES, "max_daily_loss"])
+def test_each_rule_changed_while_an_order_waits_refuses_it_at_the_worker(api, slow_worker, rule):
+    group = api.create_group("slow")
+    api.set_quote("WRISK", "10")
+    for name in ("s1", "s2"):
+        api.add_paper_account(group, name, cash="1000")
+    if rule == "max_daily_loss":  # the day's starting value is taken at the first check
+        _set_rules(api, group, max_daily_loss=5)
+    order = {"action": "buy", "symbols": ["WRISK"], "quantity": 2, "dry_run": False}
+    path = f"/api/v1/groups/{group}/transactions"
+    first = api.post(path, json=order).json()["job_id"]  # 2 slow orders: about 1.2 s
+    waiting = api.post(path, json=order)
+    assert waiting.status_code == 202, waiting.text  # nothing refuses it yet
+    waiting = waiting.json()["job_id"]
+    wait_for(lambda: api.get(f"/api/v1/jobs/{first}").json()["legs"] == {"paper": "running"})
+    if rule == "max_daily_loss":
+        api.set_quote("WRISK", "1")  # what the first job bought at 10 is worth 1: a loss
+    else:
+        _set_rules(api, group, **LATE_RULES[rule]())
+
+    assert api.wait_job(first)["state"] == "succeeded"
+    refused = api.wait_job(waiting)
+    assert refused["state"] == "failed", refused
+    assert {r["status"] for r in refused["results"]} == {"rejected"}
+    assert all(f"risk rule {rule} " in r["detail"] for r in refused["results"]), refused
+    events = wait_for(lambda: api.get(f"/api/v1/groups/{group}/risk/events").json())
+    assert (events[0]["rule"], events[0]["where"], events[0]["job_id"]) == (rule, "worker", waiting)
+    accounts = api.get(f"/api/v1/groups/{group}/positions", params={"symbol": "WRISK"}).json()
+    held = [Decimal(p["quantity"]) for a in accounts for p in a["positions"]]
+    assert held == [2, 2]  # the first job's: the refused one placed nothing
+
+
+def test_trading_hours_refuse_an_order_at_the_api_while_the_market_is_closed(api, group):
+    closed = _a_calendar_closed_now()
+    _set_rules(api, group, trading_hours=closed)
+    refusal = _refused(api, group, BUY, "trading_hours")
+    assert refusal["limit"] == closed
+    _set_rules(api, group, trading_hours="always")
+    assert api.order(group, **BUY)["state"] == "succeeded"

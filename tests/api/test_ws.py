@@ -12,7 +12,8 @@ import websocket
 
 from core import keys
 from tests.conftest import unique
-from tests.services import LiveServer
+from tests.factories import daily_signal
+from tests.processes import LiveServer
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +206,7 @@ def test_ws_slow_client_is_dropped_while_others_keep_receiving(
 def test_ws_two_api_processes_serve_one_stream(api, live_server, api_key):
     """A client of gunicorn (gthread, as in the Procfile) and one of the in-process server."""
     from tests.conftest import worker_env
-    from tests.services import ApiProcess
+    from tests.processes import ApiProcess
 
     group = api.create_group()
     api.add_paper_account(group, "alice")
@@ -248,3 +249,73 @@ def test_ws_revoked_key_is_shut_out(small_queue_server, redis_client):
     store.revoke(name)
     # Verified keys are remembered for 5 s, then the next check refuses it.
     assert close_code(ws, timeout=15) == 4401
+
+
+def test_ws_announces_groups_created_and_deleted_and_accounts_deleted(api, live_server, api_key):
+    ws = connect(live_server.url, api_key)
+    subscribe(ws, groups=["*"])
+    group = api.create_group()
+    created, _ = receive_until(ws, lambda m: m["type"] == "group" and m["group"]["name"] == group)
+    assert created["snapshot"] is False
+    api.add_paper_account(group, "gone")
+    assert api.delete(f"/api/v1/groups/{group}/accounts/gone").status_code == 204
+    deleted, _ = receive_until(ws, lambda m: m["type"] == "account_deleted")
+    assert deleted == {
+        "type": "account_deleted", "group": group, "account": "gone", "snapshot": False
+    }  # fmt: skip
+    assert api.delete(f"/api/v1/groups/{group}").status_code == 204
+    gone, _ = receive_until(ws, lambda m: m["type"] == "group_deleted")
+    assert gone == {"type": "group_deleted", "group": group, "snapshot": False}
+    ws.close()
+
+
+def test_ws_announces_signals_as_they_are_recorded_and_decided(
+    api, live_server, api_key, redis_client
+):
+    from strategies.signals import SignalBook
+
+    group = api.create_group()
+    ws = connect(live_server.url, api_key)
+    subscribe(ws, groups=[group], quotes=["WSSIG"])
+    book = SignalBook(redis_client)
+    signal, new = book.record(
+        daily_signal(group, "WSSIG", 1_700_000_000, "buy", 10.5, unique("sub"), auto_trade=True)
+    )
+    assert new
+    recorded, _ = receive_until(ws, lambda m: m["type"] == "signal")
+    assert recorded["snapshot"] is False
+    assert recorded["signal"]["id"] == signal.id
+    assert (recorded["signal"]["outcome"], recorded["signal"]["symbol"]) == ("recorded", "WSSIG")
+    signal.outcome, signal.job_id = "submitted", "job-1"
+    book.update(signal)
+    decided, _ = receive_until(ws, lambda m: m["type"] == "signal")
+    assert (decided["signal"]["outcome"], decided["signal"]["job_id"]) == ("submitted", "job-1")
+    # A second evaluation of the same bar records nothing and announces nothing.
+    assert book.record(signal)[1] is False
+    api.set_quote("WSSIG", "1.00")  # a later event on the stream: nothing came before it
+    _, before = receive_until(ws, lambda m: m["type"] == "quote" and "price" in m["quote"])
+    assert [m for m in before if m["type"] == "signal"] == []
+    ws.close()
+
+
+def test_ws_an_event_behind_what_a_client_was_sent_is_dropped():
+    """A job's state only moves forward and its results only grow: an event read back before
+    the snapshot a client got (same state, fewer results) would undo what it shows."""
+    from api.stream import _Session
+
+    session = _Session.__new__(_Session)  # the delivery rule alone: no socket, no app
+    session.job_rank, session.quote_as_of, sent = {}, {}, []
+    session.send = sent.append
+
+    def job(state: str, results: int) -> dict:
+        return {"type": "job", "job": {"id": "j1", "state": state, "results": [{}] * results}}
+
+    for message in (job("running", 2), job("running", 1), job("queued", 3), job("running", 2),
+                    job("running", 3), job("succeeded", 3), job("running", 3)):  # fmt: skip
+        session.deliver(message)
+    assert [(m["job"]["state"], len(m["job"]["results"])) for m in sent] == [
+        ("running", 2),
+        ("running", 2),
+        ("running", 3),
+        ("succeeded", 3),
+    ]

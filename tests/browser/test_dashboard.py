@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -29,7 +31,8 @@ def activate_paper(page, group: str, account: str, cash: str = "10000") -> None:
     page.text_appears("accounts-table", rf"{group} {account} paper active")
 
 
-def order(page, group: str, *, symbols: str, quantity: str, dry_run: bool = True) -> None:
+def fill_order(page, group: str, *, symbols: str, quantity: str = "1", dry_run: bool = True):
+    """The Trade page's form filled in for a buy, not yet sent."""
     page.go("Trade")
     page.choose("Group", group)
     page.choose("Action", "buy")
@@ -38,6 +41,10 @@ def order(page, group: str, *, symbols: str, quantity: str, dry_run: bool = True
     box = page.field("Dry run")
     if box.is_selected() != dry_run:
         box.click()
+
+
+def order(page, group: str, *, symbols: str, quantity: str, dry_run: bool = True) -> None:
+    fill_order(page, group, symbols=symbols, quantity=quantity, dry_run=dry_run)
     page.button("Place order").click()
 
 
@@ -121,8 +128,7 @@ def test_lost_websocket_reconnects_and_keeps_streaming(page, api_key, api, app):
     job_id = response.json()["job_id"]
     page.go("Jobs")
     page.text_appears("jobs-table", r"buy 1 WEBR market \(dry run\) succeeded")
-    row = page.driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job_id}'] button")
-    row.click()
+    page.click_css(f"tr[data-job='{job_id}'] button")  # the table redraws on every job event
     page.text_appears("job-results", r"alice paper WEBR dry_run")
 
 
@@ -178,8 +184,16 @@ def test_unknown_result_offers_retry_only_once_the_brokerage_was_checked(
 
     page.sign_in(api_key)
     page.go("Jobs")
-    page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{job['id']}'] button"))
-    page.driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job['id']}'] button").click()
+    # Show: only the jobs with an unknown result, and how many there are.
+    page.choose("Show", "unknown")
+    page.text_appears("jobs-count", r"^\d+ jobs? with an unknown result: open each one")
+    page.text_appears("jobs-table", rf"{group} transaction buy 1 WEBU market \(live\) unknown")
+    assert f"Open {response.json()['job_id'][:8]}" not in page.by_id("jobs-table").text
+    page.choose("Show", "failed")  # the activation: its holdings read timed out
+    page.text_appears("jobs-table", rf"{group} activate activate slowpoke failed")
+    assert f"Open {job['id'][:8]}" not in page.by_id("jobs-table").text
+    page.choose("Show", "unknown")
+    page.click_css(f"tr[data-job='{job['id']}'] button")
     page.text_appears(
         "job-results", r"slowpoke tradier WEBU unknown Check tradier for account slowpoke"
     )
@@ -196,20 +210,13 @@ def test_every_page_fits_a_phone_screen(page, api_key, api):
     group = api.create_group()
     api.add_paper_account(group, "alice")
     page.sign_in(api_key)
-    size = page.driver.get_window_size()
-    page.driver.set_window_size(390, 844)
-    try:
+    with page.on_a_phone():
         for name in ("Fleet", "Jobs", "Trade", "Accounts", "Market"):
             page.go(name)
             if name == "Fleet":
                 page.text_appears("fleet-groups", rf"Group {group}")
-            overflow = page.driver.execute_script(
-                "return document.documentElement.scrollWidth - window.innerWidth"
-            )
             page.screenshot(f"phone-{name.lower()}")
-            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on a phone"
-    finally:
-        page.driver.set_window_size(size["width"], size["height"])
+            page.assert_fits_the_width(name)
 
 
 def test_a_login_waiting_for_a_code_is_answered_from_the_page(page, api_key):
@@ -224,7 +231,7 @@ def test_a_login_waiting_for_a_code_is_answered_from_the_page(page, api_key):
     assert page.field("password").get_attribute("type") == "password"
     page.button("Activate").click()
     page.text_appears("waiting-banner", r"chase1 \(chase\) is waiting for you", timeout=30)
-    page.driver.find_element(By.XPATH, "//button[starts-with(., 'Answer job')]").click()
+    page.click_css("#waiting-banner button")  # Answer job <id>: again if the banner was redrawn
     page.text_appears("job-waiting", r"chase1 \(chase\) asks: “Enter code:”")
     page.type("Code for chase1", "123456")
     page.screenshot("job-waiting-for-code")
@@ -233,3 +240,124 @@ def test_a_login_waiting_for_a_code_is_answered_from_the_page(page, api_key):
     assert not page.by_id("waiting-banner").is_displayed()
     page.go("Accounts")
     page.text_appears("accounts-table", rf"{group} chase1 chase active")
+
+
+def test_groups_and_accounts_created_and_deleted_elsewhere_update_the_open_page(page, api_key, api):
+    page.sign_in(api_key)
+    page.driver.execute_script("window.tradefleetNoReload = true")
+    group = api.create_group()  # by the API: the page hears of it over /ws
+    alice, bob = unique("alice"), unique("bob")  # other tests' groups have an alice too
+    page.go("Accounts")
+    page.choose("Group", group)
+    api.add_paper_account(group, alice)
+    api.add_paper_account(group, bob)
+    page.text_appears("accounts-table", rf"{group} {alice} paper active")
+    page.text_appears("accounts-table", rf"{group} {bob} paper active")
+
+    # A second tab deletes alice with its Delete button; the first drops her without reload.
+    first = page.driver.current_window_handle
+    page.driver.switch_to.new_window("tab")
+    try:
+        page.open(fresh=False)
+        page.sign_in(api_key)
+        page.go("Accounts")
+        page.text_appears("accounts-table", rf"{group} {alice} paper active")
+        page.click(f"Delete {alice}")
+        page.wait(lambda d: d.switch_to.alert).accept()
+        page.text_gone("accounts-table", rf"{group} {alice}")
+    finally:
+        page.driver.close()
+        page.driver.switch_to.window(first)
+    page.text_gone("accounts-table", rf"{group} {alice}")
+    page.go("Fleet")
+    page.text_appears("fleet-groups", rf"Group {group}[\s\S]*{bob}")
+    assert alice not in page.by_id("fleet-groups").text
+
+    assert api.delete(f"/api/v1/groups/{group}").status_code == 204
+    page.text_gone("fleet-groups", rf"Group {group}")
+    page.go("Accounts")
+    page.text_gone("accounts-table", rf"{group} {bob}")
+    options = page.field("Group").find_elements(By.TAG_NAME, "option")
+    assert group not in [o.get_attribute("value") for o in options]
+    assert page.driver.execute_script("return window.tradefleetNoReload === true")
+
+
+def test_a_group_is_deleted_from_the_accounts_page_after_a_confirmation(page, api_key, api):
+    group = api.create_group()
+    carol = unique("carol")
+    api.add_paper_account(group, carol)
+    page.sign_in(api_key)
+    page.driver.execute_script("window.tradefleetNoReload = true")
+    page.go("Accounts")
+    page.text_appears("accounts-table", rf"{group} {carol} paper active")
+
+    # Cancelled at the confirmation: nothing is deleted.
+    page.choose("Group to delete", group)
+    page.click("Delete group")
+    alert = page.wait(lambda d: d.switch_to.alert)
+    assert alert.text.startswith(f"Delete group {group} with its 1 account? ")
+    assert "credentials and paper ledgers are wiped" in alert.text
+    alert.dismiss()
+    assert api.get(f"/api/v1/groups/{group}").status_code == 200
+
+    page.click("Delete group")
+    page.wait(lambda d: d.switch_to.alert).accept()
+    page.text_appears("group-delete-done", rf"Group {group} deleted; its jobs stay readable")
+    assert api.get(f"/api/v1/groups/{group}").status_code == 404
+    page.text_gone("accounts-table", rf"{group} {carol}")
+    for label in ("Group", "Group to delete"):
+        options = page.field(label).find_elements(By.TAG_NAME, "option")
+        assert group not in [o.get_attribute("value") for o in options]
+    page.screenshot("accounts-group-deleted")
+    assert page.driver.execute_script("return window.tradefleetNoReload === true")
+
+
+def test_fleet_page_says_who_holds_a_symbol_and_totals_it_in_decimals(page, api_key, api):
+    first, second = api.create_group(), api.create_group()
+    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
+    api.add_paper_account(first, alice)
+    api.add_paper_account(second, bob)
+    api.add_paper_account(second, carol)  # active, holds none
+    api.set_quote("WHLD", "10.00")
+    for group, account, quantity in ((first, alice, "0.1"), (second, bob, "0.2")):
+        job = api.order(
+            group,
+            action="buy",
+            symbols=["WHLD"],
+            quantity=quantity,
+            accounts=[account],
+            dry_run=False,
+        )
+        assert job["state"] == "succeeded", job
+
+    page.sign_in(api_key)
+    # The server's decimal total: a float sum would say 0.30000000000000004.
+    page.text_appears("fleet-totals", r"WHLD 0\.3 3\.00 2")
+    page.type("Who holds", "whld")
+    page.click("Show holders")
+    summary = page.text_appears("holders-summary", r"WHLD: ")
+    assert summary == "WHLD: 0.3 held on 2 accounts, worth 3.00."
+    table = page.by_id("holders-table").text
+    assert re.search(rf"{first} {alice} paper 0\.1 10\.00 1\.00 live, from the paper ledger", table)
+    assert re.search(rf"{second} {bob} paper 0\.2 10\.00 2\.00 live", table)
+    idle = page.by_id("holders-idle").text
+    assert f"{carol} (paper, group {second})" in idle and alice not in idle
+    page.screenshot("fleet-holders")
+
+    # Sell all, one group: the Trade page opens with that order filled in, still a dry run.
+    page.click(f"Sell all WHLD in {second}")
+    page.wait(lambda _: page.by_id("page-trade").is_displayed())
+    assert page.field("Group").get_attribute("value") == second
+    assert page.field("Action").get_attribute("value") == "sell"
+    assert page.field("Symbols").get_attribute("value") == "WHLD"
+    assert page.field("Quantity").get_attribute("value") == "all"
+    assert page.by_id("order-dry-run").is_selected()
+    page.click("Place order")
+    page.text_appears("order-results", rf"{bob} WHLD dry_run")
+    page.text_appears("order-results", rf"{carol} WHLD skipped")
+    page.go("Fleet")
+
+    page.type("Who holds", "")
+    page.click("Show holders")
+    page.text_appears("holders-error", "Who holds: enter a symbol")
+    assert not page.by_id("holders-result").is_displayed()  # no earlier answer left showing

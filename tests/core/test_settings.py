@@ -37,6 +37,7 @@ def test_settings_amqp_broker_and_per_brokerage_timeouts():
         ({"REDIS_URL": "redis://x"}, "TRADEFLEET_SECRET_KEY is not set"),
         ({**BASE, "TRADEFLEET_SECRET_KEY": "short"}, "not a Fernet key"),
         ({**BASE, "AUTORSA_TIMEOUT": "soon"}, "AUTORSA_TIMEOUT must be a number"),
+        ({**BASE, "BEAT_LOCK_SECONDS": "5"}, "BEAT_LOCK_SECONDS must be at least 10"),
         ({**BASE, "AUTORSA_TIMEOUTS": "chase"}, "AUTORSA_TIMEOUTS must look like"),
         ({**BASE, "TRADEFLEET_LOG_JSON": "perhaps"}, "TRADEFLEET_LOG_JSON must be true or false"),
         ({**BASE, "TRADEFLEET_VISIBILITY_TIMEOUT": "1"}, "at least 10"),

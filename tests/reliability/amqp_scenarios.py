@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import worker_env
+from tests.processes import CeleryBeat, CeleryWorker
 from tests.reliability import rabbitmq
-from tests.services import CeleryBeat, CeleryWorker, wait_until
+from tests.services import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 

@@ -37,7 +37,8 @@ from core.quotes import QuoteBook
 from core.settings import get_settings
 from core.vault import Vault
 from tasks import names, routing
-from tests.services import ApiProcess, CeleryBeat, CeleryWorker, RedisServer, wait_until
+from tests.processes import ApiProcess, CeleryBeat, CeleryWorker
+from tests.services import RedisServer, wait_until
 
 TERMINAL = {"succeeded", "partial", "failed", "unknown", "cancelled"}
 STARTING_CASH = Decimal("1000000")

@@ -20,8 +20,9 @@ from core import keys
 from core.apikeys import ApiKeyStore
 from core.models import to_iso, utcnow
 from core.settings import get_settings
+from tests.processes import LiveServer
 from tests.reliability.faults import Fleet, check_outcomes, wait_for_running
-from tests.services import LiveServer, wait_until
+from tests.services import wait_until
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration, pytest.mark.timeout(240)]
 

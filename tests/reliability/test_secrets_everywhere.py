@@ -13,13 +13,12 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
-import sys
 
 import pytest
 import requests
 
-from tests.services import REPO_ROOT, free_port, wait_until
+from tests.processes import Flower
+from tests.services import wait_until
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -78,36 +77,8 @@ SCENARIOS = {
 @pytest.fixture
 def flower(worker):
     """Flower on the session broker, started before the jobs so it sees their events."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tasks",
-            "flower",
-            f"--port={port}",
-            "--address=127.0.0.1",
-            "--basic-auth=ops:watch-it",
-            "--conf=scripts/flowerconfig.py",  # as the Procfile and docker-compose.yml run it
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            return requests.get(f"{url}/healthcheck", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(up, 30, interval=0.2, message="Flower did not start")
-    yield url
-    process.terminate()
-    process.wait(10)
+    with Flower() as running:
+        yield running.url
 
 
 def test_flower_metrics_need_basic_auth(flower):
@@ -115,7 +86,7 @@ def test_flower_metrics_need_basic_auth(flower):
     assert requests.get(f"{flower}/metrics", timeout=10).status_code == 401
     wrong = requests.get(f"{flower}/metrics", auth=("ops", "wrong"), timeout=10)
     assert wrong.status_code == 401
-    metrics = requests.get(f"{flower}/metrics", auth=("ops", "watch-it"), timeout=10)
+    metrics = requests.get(f"{flower}/metrics", auth=Flower.auth, timeout=10)
     assert metrics.status_code == 200
     assert "flower_" in metrics.text
     assert requests.get(f"{flower}/healthcheck", timeout=10).text == "OK"  # compose probes it
@@ -220,7 +191,7 @@ def test_no_secret_anywhere_after_every_kind_of_run(api, worker, flower, redis_c
     texts.append(_redis_dump(redis_client))
     texts.append(worker.log_text())
 
-    auth = ("ops", "watch-it")
+    auth = Flower.auth
     assert requests.get(f"{flower}/api/tasks", timeout=10).status_code == 401  # basic auth is on
     tasks = requests.get(f"{flower}/api/tasks", auth=auth, timeout=10)
     assert tasks.status_code == 200

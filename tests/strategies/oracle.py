@@ -158,11 +158,19 @@ ORACLES = {
 }
 
 
-def oracle_run(data, oracle_cls, params, *, cash=10_000, commission=0.0, finalize=False):
+def oracle_run(
+    data, oracle_cls, params, *, cash=10_000, commission=0.0, finalize=False, spread=0.0, margin=1.0
+):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bt = OracleBacktest(
-            data, oracle_cls, cash=cash, commission=commission, finalize_trades=finalize
+            data,
+            oracle_cls,
+            cash=cash,
+            commission=commission,
+            finalize_trades=finalize,
+            spread=spread,
+            margin=margin,
         )
         return bt.run(**params)
 

@@ -93,11 +93,21 @@ def test_bad_params_are_refused_naming_the_parameter(params, message):
         ({"cash": 0}, "cash must be above 0"),
         ({"cash": "lots"}, "cash must be a number"),
         ({"commission": 0.5}, "commission is a fraction per side between -0.1 and 0.1"),
+        ({"spread": -0.001}, "spread is a fraction of the price between 0 and 0.1"),
+        ({"spread": 0.1}, "spread is a fraction of the price between 0 and 0.1"),
+        ({"spread": "wide"}, "spread must be a number"),
+        ({"margin": 0}, "margin is the fraction of a position's value held as margin"),
+        ({"margin": 1.5}, "margin is the fraction of a position's value held as margin"),
+        ({"margin": float("nan")}, "margin is the fraction"),
+        ({"margin": None}, "margin must be a number"),
     ],
 )
 def test_bad_options_are_refused(options, message):
-    with pytest.raises(InvalidBacktest, match=message):
+    with pytest.raises(InvalidBacktest, match=message) as caught:
         Backtest(GOOG, SMA, **options)
+    assert set(caught.value.errors) == set(options)  # names the field
+    with pytest.raises(InvalidBacktest, match=message):
+        run_grid(GOOG, SMA, {"fast": [10]}, **options)
 
 
 def test_strategy_must_be_a_class():

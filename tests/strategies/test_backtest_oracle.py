@@ -1,5 +1,6 @@
 """Oracle tests: every built-in against backtesting.py on GOOG (daily) and EURUSD (hourly),
-several parameter sets, with and without commission and finalize_trades."""
+several parameter sets, with and without commission, finalize_trades, spread and margin
+(leverage, down to 50:1, where runs go out of money)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,46 @@ def test_backtest_matches_backtesting_py(data, name, params, commission, finaliz
     assert_matches(ours, theirs)
 
 
+# (spread, margin, commission, finalize): spread alone, leverage alone, both with the rest;
+# margin 0.02 (50:1) ruins most GOOG runs and leaves EURUSD runs with cents.
+COSTS = [
+    (0.001, 1.0, 0.0, False),
+    (0.0, 0.5, 0.001, True),
+    (0.0002, 0.02, 0.0, False),
+    (0.002, 0.25, 0.002, False),
+]
+
+
+@pytest.mark.parametrize(("spread", "margin", "commission", "finalize"), COSTS)
+@pytest.mark.parametrize(("data", "name", "params"), CASES)
+def test_spread_and_margin_match_backtesting_py(
+    data, name, params, spread, margin, commission, finalize
+):
+    bars = DATA[data]
+    options = {"commission": commission, "spread": spread, "margin": margin}
+    ours = run_backtest(bars, get_strategy(name), params, finalize_trades=finalize, **options)
+    theirs = oracle_run(bars, ORACLES[name], params, finalize=finalize, **options)
+    assert_matches(ours, theirs)
+    if spread and ours.trades:
+        opens = bars.Open.to_numpy()
+        t = ours.trades[0]
+        side = 1 if t.size > 0 else -1
+        assert t.entry_price == opens[t.entry_bar] * (1 + side * spread)  # paid at entry
+        assert t.exit_price in (opens[t.exit_bar], bars.Close.to_numpy()[t.exit_bar])
+
+
+def test_margin_levers_the_size():
+    """Half margin: twice the units of the same first entry (all in, whole units)."""
+    cls = get_strategy("sma_cross")
+    plain, levered = (
+        run_backtest(GOOG, cls, {"fast": 10, "slow": 20}, margin=m) for m in (1.0, 0.5)
+    )
+    first, second = plain.trades[0], levered.trades[0]
+    assert (first.entry_bar, first.entry_price) == (second.entry_bar, second.entry_price)
+    assert abs(second.size) == 10_000 * 2 // first.entry_price
+    assert abs(first.size) == 10_000 // first.entry_price
+
+
 @pytest.mark.parametrize(("fast", "slow"), [(10, 20), (15, 45), (50, 100)])
 @pytest.mark.parametrize("data", list(DATA))
 def test_sma_cross_matches_backtesting_py_readme_example(data, fast, slow):
@@ -83,3 +124,21 @@ def test_grid_rows_match_backtesting_py(name):
     for result in results:
         theirs = oracle_run(GOOG, ORACLES[name], result.params, commission=0.001)
         assert_matches(result, theirs)
+
+
+@pytest.mark.parametrize(("spread", "margin"), [(0.0005, 1.0), (0.0002, 0.1), (0.0, 0.02)])
+@pytest.mark.parametrize("name", ["sma_cross", "rsi_reversion", "donchian_breakout"])
+def test_grid_rows_with_spread_and_margin_match_backtesting_py(name, spread, margin):
+    """More rows than the scalar path takes: the vectorised cash loop with both costs."""
+    from strategies import run_grid
+
+    grids = {
+        "sma_cross": {"fast": [5, 10, 30], "slow": [20, 60], "long_only": [False, True]},
+        "rsi_reversion": {"period": [7, 14], "lower": [30, 40], "upper": [60, 70]},
+        "donchian_breakout": {"period": [10, 20, 30], "long_only": [False, True]},
+    }
+    options = {"commission": 0.001, "spread": spread, "margin": margin}
+    results = run_grid(EURUSD, get_strategy(name), grids[name], keep=True, **options)
+    assert len(results) > 4
+    for result in results:
+        assert_matches(result, oracle_run(EURUSD, ORACLES[name], result.params, **options))

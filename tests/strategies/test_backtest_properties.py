@@ -1,7 +1,8 @@
 """Invariants on random price series (hypothesis): equity is cash plus the position's value,
 no trade before the warm-up, fills at the next open, a grid row equals the single run, the
 vectorised simulation equals the bar-by-bar reference, and backtesting.py agrees, including
-orders it cancels for want of cash and runs that go out of money."""
+orders it cancels for want of cash and runs that go out of money; with and without spread
+and leverage (margin)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strategies import get_strategy, run_backtest, run_grid
-from strategies._execution import decisions, simulate, simulate_row
+from strategies._broker import simulate_row
+from strategies._execution import decisions, simulate
 from strategies.bars import as_bars
 from tests.strategies.oracle import ORACLES, RETRYING, assert_matches, oracle_run
 
@@ -48,15 +50,24 @@ CHOICES = st.sampled_from(
     ]
 )
 OPTIONS = st.tuples(st.sampled_from([0.0, 0.001, 0.01]), st.booleans())
+# (spread, margin): none half the time, else spread, leverage or both (10:1 ruins often).
+COSTS = st.sampled_from([(0.0, 1.0), (0.0, 1.0), (0.001, 1.0), (0.0, 0.5), (0.002, 0.1)])
 
 
 @SETTINGS
-@given(frame=price_frames(), choice=CHOICES, options=OPTIONS)
-def test_equity_is_cash_plus_position_value(frame, choice, options):
+@given(frame=price_frames(), choice=CHOICES, options=OPTIONS, costs=COSTS)
+def test_equity_is_cash_plus_position_value(frame, choice, options, costs):
     name, params = choice
     commission, finalize = options
+    spread, margin = costs
     result = run_backtest(
-        frame, get_strategy(name), params, commission=commission, finalize_trades=finalize
+        frame,
+        get_strategy(name),
+        params,
+        commission=commission,
+        finalize_trades=finalize,
+        spread=spread,
+        margin=margin,
     )
     if result.equity[-1] == 0:
         return  # out of money: equity is 0 from there on
@@ -70,12 +81,21 @@ def test_equity_is_cash_plus_position_value(frame, choice, options):
 
 
 @SETTINGS
-@given(frame=price_frames(), choice=CHOICES, options=OPTIONS)
-def test_no_trade_before_warmup_and_fills_at_next_open(frame, choice, options):
+@given(frame=price_frames(), choice=CHOICES, options=OPTIONS, costs=COSTS)
+def test_no_trade_before_warmup_and_fills_at_next_open(frame, choice, options, costs):
     name, params = choice
     commission, finalize = options
+    spread, margin = costs
     cls = get_strategy(name)
-    result = run_backtest(frame, cls, params, commission=commission, finalize_trades=finalize)
+    result = run_backtest(
+        frame,
+        cls,
+        params,
+        commission=commission,
+        finalize_trades=finalize,
+        spread=spread,
+        margin=margin,
+    )
     from strategies.base import evaluate
 
     warmup = evaluate(cls(**params), as_bars(frame)).warmup
@@ -84,7 +104,8 @@ def test_no_trade_before_warmup_and_fills_at_next_open(frame, choice, options):
     trades = result.trades + ([result.open_trade] if result.open_trade else [])
     for t in trades:
         assert t.entry_bar >= warmup + 2  # decided at warm-up + 1 at the earliest
-        assert t.entry_price == opens[t.entry_bar]
+        # The spread is paid at entry: a long a fraction above the open, a short below.
+        assert t.entry_price == opens[t.entry_bar] * (1 + np.copysign(spread, t.size))
         if t.exit_bar is not None:
             at_open = t.exit_price == opens[t.exit_bar]
             out_of_money = t.exit_price == closes[t.exit_bar] and result.equity[-1] == 0
@@ -95,9 +116,11 @@ def test_no_trade_before_warmup_and_fills_at_next_open(frame, choice, options):
 
 
 @SETTINGS
-@given(frame=price_frames(), options=OPTIONS, data=st.data())
-def test_grid_row_equals_single_run(frame, options, data):
+@given(frame=price_frames(), options=OPTIONS, costs=COSTS, data=st.data())
+def test_grid_row_equals_single_run(frame, options, costs, data):
     commission, finalize = options
+    spread, margin = costs
+    costs_kw = {"spread": spread, "margin": margin}
     name = data.draw(st.sampled_from(["sma_cross", "rsi_reversion", "donchian_breakout"]))
     grid = {
         "sma_cross": {"fast": [2, 3, 5], "slow": [4, 8, 13], "long_only": [False, True]},
@@ -105,10 +128,12 @@ def test_grid_row_equals_single_run(frame, options, data):
         "donchian_breakout": {"period": [3, 5, 8], "long_only": [False, True]},
     }[name]
     cls = get_strategy(name)
-    results = run_grid(frame, cls, grid, commission=commission, finalize_trades=finalize, keep=True)
+    results = run_grid(
+        frame, cls, grid, commission=commission, finalize_trades=finalize, keep=True, **costs_kw
+    )
     for result in results:
         single = run_backtest(
-            frame, cls, result.params, commission=commission, finalize_trades=finalize
+            frame, cls, result.params, commission=commission, finalize_trades=finalize, **costs_kw
         )
         assert single.trades == result.trades
         np.testing.assert_array_equal(single.equity, result.equity)
@@ -121,9 +146,11 @@ def test_grid_row_equals_single_run(frame, options, data):
     frame=price_frames(min_bars=10, max_bars=120),
     seed=st.integers(0, 2**32 - 1),
     options=OPTIONS,
+    costs=COSTS,
 )
-def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options):
+def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options, costs):
     commission, finalize = options
+    spread, margin = costs
     rng = np.random.default_rng(seed)
     rows, n = 6, len(frame)
     targets = rng.choice(np.array([-1, 0, 1], dtype=np.int8), size=(rows, n), p=[0.3, 0.3, 0.4])
@@ -140,6 +167,8 @@ def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options)
         commission=commission,
         finalize=finalize,
         reentries=reentries,
+        spread=spread,
+        margin=margin,
     )
     d = decisions(targets, start)
     for row in range(rows):
@@ -152,6 +181,8 @@ def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options)
             commission=commission,
             finalize=finalize,
             reentries=reentries[row] & (d[row] != 0),
+            spread=spread,
+            margin=margin,
         )
         np.testing.assert_array_equal(fills.equity[row], ref.equity)
         m = fills.closed[row]
@@ -174,12 +205,14 @@ def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options)
     frame=price_frames(max_bars=150),
     choice=CHOICES,
     options=OPTIONS,
+    costs=COSTS,
     cash=st.sampled_from([10_000, 2_000]),
 )
-def test_random_series_match_backtesting_py(frame, choice, options, cash):
+def test_random_series_match_backtesting_py(frame, choice, options, costs, cash):
     """Prices up to 3,000 against 2,000 of cash: cancelled orders and ruin happen here."""
     name, params = choice
     commission, finalize = options
+    spread, margin = costs
     ours = run_backtest(
         frame,
         get_strategy(name),
@@ -187,6 +220,8 @@ def test_random_series_match_backtesting_py(frame, choice, options, cash):
         cash=cash,
         commission=commission,
         finalize_trades=finalize,
+        spread=spread,
+        margin=margin,
     )
     theirs = oracle_run(
         frame,
@@ -195,5 +230,7 @@ def test_random_series_match_backtesting_py(frame, choice, options, cash):
         cash=cash,
         commission=commission,
         finalize=finalize,
+        spread=spread,
+        margin=margin,
     )
     assert_matches(ours, theirs)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import worker_env
-from tests.services import REPO_ROOT, CeleryWorker, wait_until
+from tests.processes import CeleryWorker
+from tests.services import REPO_ROOT, wait_until
 
 pytestmark = pytest.mark.integration
 

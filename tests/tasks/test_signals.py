@@ -106,6 +106,7 @@ def test_signal_auto_trades_once_per_bar_and_fills_on_paper(api, store, redis_cl
     assert signal["action"] == "buy" and signal["bar"].startswith(bar.date().isoformat())
     job = api.wait_job(signal["job_id"])
     assert job["state"] == "succeeded", job
+    assert job["origin"] == f"signal:{signal['id']}"  # the job links back to its signal
     assert [(r["symbol"], r["status"], r["quantity"]) for r in job["results"]] == [
         (symbol, "filled", "2")
     ]

@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from tests.brokers.schwab.conftest import APP_KEY, APP_SECRET, CALLBACK, schwab_env
-from tests.services import REPO_ROOT, LiveServer
+from tests.processes import LiveServer
+from tests.services import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

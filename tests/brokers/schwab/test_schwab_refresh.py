@@ -10,8 +10,8 @@ import pytest
 
 from core import keys
 from tests.brokers.schwab.conftest import APP_SECRET, schwab_env
+from tests.processes import CeleryWorker, LiveServer
 from tests.reliability.test_secrets_everywhere import _redis_dump
-from tests.services import CeleryWorker, LiveServer
 
 pytestmark = pytest.mark.integration
 
