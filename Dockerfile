@@ -26,4 +26,4 @@ USER tradefleet
 VOLUME ["/data"]
 EXPOSE 8000
 
-CMD ["gunicorn", "api:create_app()", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]
+CMD ["gunicorn", "api:create_app()", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "60", "--access-logfile", "-", "--no-control-socket"]

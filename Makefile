@@ -9,6 +9,9 @@ RUN_STAMP := $(VENV)/.installed-local
 TEST_STAMP := $(VENV)/.installed-dev
 UP_ARGS := $(if $(NEW_KEY),--new-key)
 PYTEST_ARGS ?=
+# Test files run in parallel, one pytest process per core (each with its own Redis,
+# InfluxDB and workers); TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help venv venv-dev up test lint fmt secret-key autorsa clean
@@ -34,7 +37,7 @@ up: venv ## run everything locally (embedded Redis, web, worker, beat, flower); 
 	$(BIN)/python scripts/up.py $(UP_ARGS)
 
 test: venv-dev ## run the test suite (PYTEST_ARGS="-k name -x" to narrow it)
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS) || { rc=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc; }
 
 lint: venv-dev ## ruff lint and format check
