@@ -30,16 +30,21 @@ trade to the next, needs that loop: exits, commissions and the equity per bar fo
 it as whole arrays. Rows it cannot do exactly that way (an order cancelled for want of
 cash, or equity reaching 0) are re-run by :func:`strategies._broker.simulate_row`, a plain
 bar-by-bar loop that is also the reference the tests compare :func:`simulate` with.
+
+With a ``stop_loss`` or ``take_profit`` every row runs through :func:`simulate_row`, which
+holds the stop semantics (see :mod:`strategies._broker`): a stop can end a trade on any bar,
+so trades no longer follow from the position changes alone. Without them nothing here
+changes, not one operation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from strategies._broker import RowFills, replace_row, simulate_row
-from strategies._fills import FULL, Fills
+from strategies._broker import RowFills, fills_of, replace_row, simulate_row
+from strategies._fills import FULL, ExitReason, Fills
 
-__all__ = ["FULL", "Fills", "RowFills", "decisions", "simulate", "simulate_row"]
+__all__ = ["FULL", "ExitReason", "Fills", "RowFills", "decisions", "simulate", "simulate_row"]
 
 # Up to this many rows, the k-loop runs row by row on Python floats (less overhead).
 _SCALAR_ROWS = 4
@@ -63,12 +68,17 @@ def simulate(
     reentries: np.ndarray | None = None,
     spread: float = 0.0,
     margin: float = 1.0,
+    high: np.ndarray | None = None,
+    low: np.ndarray | None = None,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
 ) -> Fills:
     """Simulate every row of ``targets`` (shape ``(rows, n)``); see the module docstring.
 
     ``reentries`` (same shape, optional) marks bars where a non-flat target closes and
-    re-opens the trade even when it equals the position held. ``spread`` and ``margin``
-    are checked by the caller (:func:`strategies.backtest.check_options`).
+    re-opens the trade even when it equals the position held. ``spread``, ``margin``,
+    ``stop_loss`` and ``take_profit`` are checked by the caller
+    (:func:`strategies.backtest.check_options`); stops need ``high`` and ``low``.
     """
     leverage = 1 / margin
     rows, n = targets.shape
@@ -76,6 +86,29 @@ def simulate(
     again = None
     if reentries is not None:
         again = reentries & (d != 0) & (np.arange(n) >= start[:, None])
+    if stop_loss is not None or take_profit is not None:
+        return fills_of(
+            [
+                simulate_row(
+                    open_,
+                    close,
+                    d[row],
+                    int(start[row]),
+                    cash=cash,
+                    commission=commission,
+                    finalize=finalize,
+                    reentries=None if again is None else again[row],
+                    spread=spread,
+                    margin=margin,
+                    high=high,
+                    low=low,
+                    stop_loss=stop_loss,
+                    take_profit=take_profit,
+                )
+                for row in range(rows)
+            ],
+            n,
+        )
     change = np.zeros((rows, n), dtype=bool)
     np.not_equal(d[:, 1:], d[:, :-1], out=change[:, 1:])
     if again is not None:
@@ -88,8 +121,11 @@ def simulate(
         change[:, n - 1] = last | force
     row_of, bar_of = np.nonzero(change)
     direction = d[row_of, bar_of]
+    # A change on the last bar that no decision made is the finalize pass closing the trade.
+    forced_at = np.zeros(len(row_of), dtype=bool)
     if finalize:
         direction[bar_of == n - 1] = np.where(last, d[:, n - 1], 0)[row_of[bar_of == n - 1]]
+        forced_at = (bar_of == n - 1) & ~last[row_of]
     counts = np.bincount(row_of, minlength=rows)
     k_max = int(counts.max()) if rows and len(row_of) else 0
     offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -103,6 +139,8 @@ def simulate(
     fill_bar = np.zeros(shape, dtype=np.int64)
     new_dir = np.zeros(shape, dtype=np.int8)
     valid[row_of, rank] = True
+    forced = np.zeros(shape, dtype=bool)
+    forced[row_of, rank] = forced_at
     fill_bar[row_of, rank] = fill
     new_dir[row_of, rank] = direction
     price = open_[fill_bar]
@@ -126,6 +164,7 @@ def simulate(
     t_exit_bar = np.full(shape, -1, dtype=np.int64)
     t_exit = np.zeros(shape)
     t_comm = np.zeros(shape)
+    t_reason = np.zeros(shape, dtype=np.int8)
     if k_max > 1:
         leaves = closes[:, 1:]
         s, e, p = t_size[:, :-1], t_entry[:, :-1], price[:, 1:]
@@ -133,6 +172,8 @@ def simulate(
         t_exit_bar[:, :-1] = np.where(leaves, fill_bar[:, 1:], -1)
         t_exit[:, :-1] = np.where(leaves, p, 0.0)
         t_comm[:, :-1] = np.where(leaves, exit_fee + (0 + (np.abs(s) * e) * commission), 0.0)
+        reason = np.where(forced[:, 1:], ExitReason.END, ExitReason.SIGNAL)
+        t_reason[:, :-1] = np.where(leaves, reason, ExitReason.NONE)
 
     equity = _equity(close, fill_bar, valid, counts, cash_after, t_size, t_entry, cash)
     # Before its first decision backtesting.py back-fills the first equity it recorded; that
@@ -151,6 +192,7 @@ def simulate(
         commission=t_comm,
         closed=traded & (t_exit_bar >= 0),
         is_open=traded & (t_exit_bar < 0),
+        exit_reason=t_reason,  # set only where a trade left (a row with an empty slot is re-run)
     )
     # Equity is cash (above 0) until the first fill, after start: no need to mask bars.
     broke = failed | (equity <= 0).any(axis=1)

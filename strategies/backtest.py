@@ -2,12 +2,21 @@
 
 :func:`run_backtest` (or ``Backtest(bars, strategy_cls, ...).run(**params)``) reproduces
 ``backtesting.Backtest(data, strategy, cash=..., commission=..., spread=..., margin=...,
-finalize_trades=...).run()`` for a strategy that, on each bar, closes its position and opens one in the target direction
-when the target changes: the same trades (entry and exit bar, prices, sizes), the same equity
-curve and statistics. The trading semantics:
+finalize_trades=...).run()`` for a strategy that, on each bar, closes its position and opens
+one in the target direction when the target changes (with ``stop_loss``/``take_profit``, its
+entries are ``buy(sl=..., tp=...)``): the same trades (entry and exit bar, prices, sizes), the
+same equity curve and statistics. The trading semantics:
 
 * **Fills at the next bar's open.** A target decided on bar *i*'s close fills at bar
-  *i + 1*'s open. There are no limit or stop orders.
+  *i + 1*'s open. There are no limit or stop entry orders.
+* **Stop-loss and take-profit** (off by default). ``stop_loss=0.05`` closes a long when the
+  price falls to 5 % below the close of the bar that decided the entry (a short: 5 %
+  above), ``take_profit=0.1`` when it rises 10 % above it (a short: falls 10 % below). They
+  are checked on every bar from the entry bar on, filling at the stop or take-profit price,
+  or at the open when the bar gaps through it; the stop wins when one bar reaches both.
+  After such an exit the position stays flat until the strategy's target changes: the same
+  signal does not re-enter. A target change closes the trade at the next open as usual
+  (the stops are cancelled). :mod:`strategies._broker` has the details.
 * **Spread once per trade.** ``spread`` is the bid-ask spread as a fraction of the price
   (``0.0002`` is 2 pips on EURUSD at 1.0): a long enters at ``open * (1 + spread)``, a short
   at ``open * (1 - spread)``, and both exit at the plain open. A trade's ``entry_price`` is
@@ -31,6 +40,9 @@ curve and statistics. The trading semantics:
 * **Out of money.** If equity falls to 0 or below (with leverage, a fall of ``margin``
   against the trade is enough), the trade is closed at that bar's close and the run stops
   with equity 0; the loss beyond 0 is not carried.
+* **Exit reasons.** Each closed trade says why it left: ``signal`` (the target changed),
+  ``stop_loss``, ``take_profit``, ``end`` (closed by ``finalize_trades``) or
+  ``out_of_money``.
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from strategies._execution import Fills, simulate
+from strategies._execution import ExitReason, Fills, simulate
 from strategies._stats import compute_stats, trade_pnl
 from strategies.bars import Bars, as_bars
 from strategies.base import Strategy, evaluate
@@ -52,7 +64,9 @@ from strategies.errors import InvalidBacktest
 @dataclass(frozen=True)
 class Trade:
     """One trade. Bars are 0-based positions in the data; ``size`` is negative when short;
-    ``pnl`` is net of both commissions and ``return_pct`` relative to the entry value."""
+    ``pnl`` is net of both commissions and ``return_pct`` relative to the entry value;
+    ``exit_reason`` is ``signal``, ``stop_loss``, ``take_profit``, ``end`` or
+    ``out_of_money`` (None while open; see the module docstring)."""
 
     entry_bar: int
     exit_bar: int | None
@@ -64,6 +78,7 @@ class Trade:
     commission: float | None
     entry_time: np.datetime64 | None = None
     exit_time: np.datetime64 | None = None
+    exit_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (times as ISO-8601 strings)."""
@@ -88,11 +103,18 @@ class BacktestResult:
 
 
 def check_options(
-    cash: float, commission: float, spread: float = 0.0, margin: float = 1.0
-) -> tuple[float, float, float, float]:
-    """``(cash, commission, spread, margin)`` as floats, or :class:`InvalidBacktest` naming
-    the bad one: cash above 0, commission in [-0.1, 0.1), spread in [0, 0.1), margin in
-    (0, 1]."""
+    cash: float,
+    commission: float,
+    spread: float = 0.0,
+    margin: float = 1.0,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+) -> tuple[float, float, float, float, float | None, float | None]:
+    """``(cash, commission, spread, margin, stop_loss, take_profit)`` as floats (the stops
+    None when off), or :class:`InvalidBacktest` naming the bad one: cash above 0,
+    commission in [-0.1, 0.1), spread in [0, 0.1), margin in (0, 1], stop_loss in (0, 1),
+    take_profit above 0 and above the spread (backtesting.py refuses a take-profit a long's
+    spread-adjusted price already passes)."""
     try:
         cash_f = float(cash)
     except (TypeError, ValueError):
@@ -127,7 +149,21 @@ def check_options(
             f"most 1 (0.02 is 50:1 leverage), got {margin!r}",
             errors={"margin": "above 0 and at most 1"},
         )
-    return cash_f, comm, spread_f, margin_f
+    stop_f = None if stop_loss is None else _number("stop_loss", stop_loss)
+    if stop_f is not None and not 0 < stop_f < 1:
+        raise InvalidBacktest(
+            f"stop_loss is a fraction of the entry decision's close, above 0 and below 1 "
+            f"(0.05 closes a long 5 % below it), got {stop_loss!r}",
+            errors={"stop_loss": "above 0 and below 1"},
+        )
+    take_f = None if take_profit is None else _number("take_profit", take_profit)
+    if take_f is not None and not (spread_f < take_f and math.isfinite(take_f)):
+        raise InvalidBacktest(
+            f"take_profit is a fraction of the entry decision's close, above 0 and above "
+            f"the spread (0.1 closes a long 10 % above it), got {take_profit!r}",
+            errors={"take_profit": "above 0 and above the spread"},
+        )
+    return cash_f, comm, spread_f, margin_f, stop_f, take_f
 
 
 def _number(name: str, value: Any) -> float:
@@ -160,6 +196,8 @@ def run_backtest(
     finalize_trades: bool = False,
     spread: float = 0.0,
     margin: float = 1.0,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
 ) -> BacktestResult:
     """Backtest one parameter set of ``strategy_cls`` on ``bars``.
 
@@ -172,6 +210,9 @@ def run_backtest(
         finalize_trades: close and count the trade still open at the end.
         spread: bid-ask spread as a fraction of the price, paid once at entry.
         margin: margin ratio, ``1 / leverage`` (``0.02`` is 50:1; ``1`` no leverage).
+        stop_loss: close a trade this fraction against the close that decided it
+            (``0.05``: 5 %); None, the default, places no stop.
+        take_profit: close a trade this fraction in its favour (``0.1``: 10 %); None, off.
 
     Raises:
         InvalidBacktest: bad bars, parameters or options (the message names which).
@@ -179,7 +220,9 @@ def run_backtest(
     """
     strategy_cls = check_strategy(strategy_cls)
     data = as_bars(bars)
-    cash_f, comm, spread_f, margin_f = check_options(cash, commission, spread, margin)
+    cash_f, comm, spread_f, margin_f, stop_f, take_f = check_options(
+        cash, commission, spread, margin, stop_loss, take_profit
+    )
     strategy = strategy_cls(**dict(params or {}))
     targets, warmup, reentries = evaluate(strategy, data)
     fills = simulate(
@@ -193,6 +236,10 @@ def run_backtest(
         reentries=None if reentries is None else reentries[None, :],
         spread=spread_f,
         margin=margin_f,
+        high=data.high,
+        low=data.low,
+        stop_loss=stop_f,
+        take_profit=take_f,
     )
     stats = compute_stats(fills, data.close, data.time, np.array([warmup]), cash_f)[0]
     return result_of(strategy_cls, strategy.p, fills, 0, stats, data)
@@ -228,6 +275,7 @@ def result_of(
                 commission=float(fills.commission[row, k]),
                 entry_time=at(entry_bar),
                 exit_time=at(exit_bar),
+                exit_reason=ExitReason(int(fills.exit_reason[row, k])).label,
             )
         )
     open_trade = None
@@ -259,7 +307,8 @@ class Backtest:
     """A backtest of ``strategy_cls`` on ``bars`` with fixed options; see the module docstring.
 
     ``Backtest(bars, SmaCross, cash=10_000, commission=0.002, spread=0.0002,
-    margin=0.5).run(fast=10, slow=20)``. Bars and options are validated here, once.
+    margin=0.5, stop_loss=0.05).run(fast=10, slow=20)``. Bars and options are validated
+    here, once.
     """
 
     def __init__(
@@ -272,12 +321,19 @@ class Backtest:
         finalize_trades: bool = False,
         spread: float = 0.0,
         margin: float = 1.0,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
     ) -> None:
         self.strategy_cls = check_strategy(strategy_cls)
         self.bars = as_bars(bars)
-        self.cash, self.commission, self.spread, self.margin = check_options(
-            cash, commission, spread, margin
-        )
+        (
+            self.cash,
+            self.commission,
+            self.spread,
+            self.margin,
+            self.stop_loss,
+            self.take_profit,
+        ) = check_options(cash, commission, spread, margin, stop_loss, take_profit)
         self.finalize_trades = bool(finalize_trades)
 
     def run(self, **params: Any) -> BacktestResult:
@@ -291,4 +347,6 @@ class Backtest:
             finalize_trades=self.finalize_trades,
             spread=self.spread,
             margin=self.margin,
+            stop_loss=self.stop_loss,
+            take_profit=self.take_profit,
         )

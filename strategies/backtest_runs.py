@@ -10,7 +10,8 @@ written once, as JSON arrays, under :func:`core.keys.backtest_bars`, expiring af
 
 Statistics are those of :mod:`strategies._stats`, with NaN written as ``null``. A grid is
 ranked by ``rank_by`` (:mod:`strategies.ranking`); the bars travel as
-:mod:`strategies.bar_codecs` writes them.
+:mod:`strategies.bar_codecs` writes them; the record itself is
+:class:`strategies.backtest_record.BacktestRun`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from core import keys
 from core.errors import NotFound
 from core.models import to_iso, utcnow
 from strategies.backtest import BacktestResult, run_backtest
+from strategies.backtest_record import CHUNK_SIZE, BacktestRun, BacktestState, run_options
 from strategies.bar_codecs import (
     CSV_COLUMNS,
     bars_from_csv,
@@ -42,8 +42,8 @@ from strategies.grid import chunks, grid_combinations, run_grid
 from strategies.ranking import RANK_METRICS, check_rank_by, plain, rank
 from strategies.registry import get_strategy
 
-# bars_from_csv, bars_from_store, plain, rank and RANK_METRICS keep their old import path
-# (tasks, api and tests import them from here).
+# bars_from_csv, bars_from_store, plain, rank, RANK_METRICS and the record (BacktestRun,
+# BacktestState, run_options) keep their old import path (tasks, api and tests use it).
 __all__ = [
     "BARS_TTL_SECONDS",
     "CHUNK_SIZE",
@@ -66,7 +66,6 @@ __all__ = [
 
 BARS_TTL_SECONDS = 24 * 3600
 RECORD_TTL_SECONDS = 30 * 86400
-CHUNK_SIZE = 20
 RANKED_KEPT = 100  # ranked grid results shown on the record
 
 # Store a chunk once (a redelivered task finds it there) and count it; returns
@@ -77,94 +76,6 @@ local chunks = redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 local done = redis.call('HINCRBY', KEYS[1], 'done', tonumber(ARGV[3]))
 return {chunks, done}
 """
-
-
-class BacktestState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-@dataclass
-class BacktestRun:
-    """One backtest run's record. ``source`` says where the bars came from
-    (``{"symbol", "interval", "start", "end"}`` or ``{"inline": True}``)."""
-
-    id: str
-    strategy: str
-    kind: str  # "single" or "grid"
-    params: dict[str, Any] = field(default_factory=dict)
-    grid: dict[str, list[Any]] = field(default_factory=dict)
-    cash: float = 10_000.0
-    commission: float = 0.0
-    finalize_trades: bool = False
-    spread: float = 0.0  # records written before spread and margin existed read as these
-    margin: float = 1.0
-    rank_by: str = "sharpe"
-    chunk_size: int = CHUNK_SIZE
-    source: dict[str, Any] = field(default_factory=dict)
-    bars: int = 0
-    state: BacktestState = BacktestState.QUEUED
-    total: int = 1  # parameter sets
-    done: int = 0
-    chunks: int = 1
-    chunks_done: int = 0
-    created_at: str = field(default_factory=lambda: to_iso(utcnow()))
-    started_at: str = ""
-    finished_at: str = ""
-    error: str = ""
-    stats: dict[str, Any] | None = None
-    trades: list[dict[str, Any]] = field(default_factory=list)
-    open_trade: dict[str, Any] | None = None
-    best_params: dict[str, Any] | None = None
-    ranked: list[dict[str, Any]] = field(default_factory=list)
-    workers: list[str] = field(default_factory=list)
-
-    _JSON = ("params", "grid", "source", "stats", "trades", "open_trade", "best_params", "ranked")
-    _INT = ("bars", "total", "done", "chunks", "chunks_done", "chunk_size")
-    _FLOAT = ("cash", "commission", "spread", "margin")
-
-    @property
-    def progress_pct(self) -> float:
-        return round(100.0 * self.done / self.total, 1) if self.total else 100.0
-
-    def to_hash(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if name in self._JSON:
-                out[name] = json.dumps(plain(value))
-            elif name == "workers":
-                out[name] = json.dumps(value)
-            elif isinstance(value, bool):
-                out[name] = "1" if value else "0"
-            elif isinstance(value, Enum):
-                out[name] = value.value
-            else:
-                out[name] = str(value)
-        return out
-
-    @classmethod
-    def from_hash(cls, raw: Mapping[str, str]) -> BacktestRun:
-        data: dict[str, Any] = {}
-        for name in cls.__dataclass_fields__:
-            if name not in raw:
-                continue
-            value = raw[name]
-            if name in cls._JSON or name == "workers":
-                data[name] = json.loads(value)
-            elif name in cls._INT:
-                data[name] = int(value)
-            elif name in cls._FLOAT:
-                data[name] = float(value)
-            elif name == "finalize_trades":
-                data[name] = value == "1"
-            elif name == "state":
-                data[name] = BacktestState(value)
-            else:
-                data[name] = value
-        return cls(**data)
 
 
 # The book -----------------------------------------------------------------------
@@ -189,6 +100,8 @@ class BacktestBook:
         finalize_trades: bool = False,
         spread: float = 0.0,
         margin: float = 1.0,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
         rank_by: str = "sharpe",
         source: Mapping[str, Any] | None = None,
         chunk_size: int = CHUNK_SIZE,
@@ -202,7 +115,9 @@ class BacktestBook:
         from strategies.backtest import check_options
 
         cls = get_strategy(strategy)
-        cash_f, comm, spread_f, margin_f = check_options(cash, commission, spread, margin)
+        cash_f, comm, spread_f, margin_f, stop_f, take_f = check_options(
+            cash, commission, spread, margin, stop_loss, take_profit
+        )
         check_rank_by(rank_by)
         if grid:
             try:
@@ -232,6 +147,8 @@ class BacktestBook:
             finalize_trades=bool(finalize_trades),
             spread=spread_f,
             margin=margin_f,
+            stop_loss=stop_f,
+            take_profit=take_f,
             rank_by=rank_by,
             chunk_size=chunk_size,
             source=dict(source or {}),
@@ -341,18 +258,6 @@ class BacktestBook:
             results += [(p, s) for p, s in chunk["results"]]
             workers.append(chunk["worker"])
         return results, sorted(set(workers))
-
-
-def run_options(run: BacktestRun) -> dict[str, Any]:
-    """The keyword options of :func:`run_backtest` / :func:`run_grid` that ``run`` was
-    submitted with (cash, commission, finalize_trades, spread, margin)."""
-    return {
-        "cash": run.cash,
-        "commission": run.commission,
-        "finalize_trades": run.finalize_trades,
-        "spread": run.spread,
-        "margin": run.margin,
-    }
 
 
 def chunk_sets(run: BacktestRun, index: int) -> list[dict[str, Any]]:

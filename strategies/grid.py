@@ -78,14 +78,17 @@ def run_grid(
     finalize_trades: bool = False,
     spread: float = 0.0,
     margin: float = 1.0,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
     keep: bool = False,
 ) -> list[tuple[dict[str, Any], dict[str, Any]]] | list[BacktestResult]:
     """Backtest every parameter set of ``grid`` (or the given ``param_sets``) at once.
 
     Returns ``[(params, stats), ...]`` in grid order, or with ``keep`` the full
     :class:`BacktestResult` of each (trades and equity too). ``cash``, ``commission``,
-    ``finalize_trades``, ``spread`` and ``margin`` are those of
-    :func:`strategies.backtest.run_backtest`, the same for every set.
+    ``finalize_trades``, ``spread``, ``margin``, ``stop_loss`` and ``take_profit`` are those
+    of :func:`strategies.backtest.run_backtest`, the same for every set (with a stop, every
+    set is simulated bar by bar: slower, a plain loop per set).
 
     Raises:
         InvalidBacktest: bad bars, grid or options. StrategyError: the strategy failed.
@@ -94,7 +97,9 @@ def run_grid(
     if (grid is None) == (param_sets is None):
         raise InvalidBacktest("give either grid or param_sets", errors={"grid": "one of"})
     data = as_bars(bars)
-    cash_f, comm, spread_f, margin_f = check_options(cash, commission, spread, margin)
+    cash_f, comm, spread_f, margin_f, stop_f, take_f = check_options(
+        cash, commission, spread, margin, stop_loss, take_profit
+    )
     if param_sets is None:
         sets = grid_combinations(strategy_cls, grid or {})
     else:
@@ -131,6 +136,10 @@ def run_grid(
         reentries=reentries,
         spread=spread_f,
         margin=margin_f,
+        high=data.high,
+        low=data.low,
+        stop_loss=stop_f,
+        take_profit=take_f,
     )
     stats = compute_stats(fills, data.close, data.time, warmups, cash_f)
     if keep:

@@ -147,6 +147,85 @@ class BuyAndHoldOracle(_Follow):
         self.follow(1)
 
 
+class _Stops:
+    """Mixin: every entry is ``buy(sl=..., tp=...)`` / ``sell(...)`` priced on this bar's
+    close (backtesting.py's documented idiom), and after a trade leaves by its stop or
+    take-profit the strategy stays flat until its state changes (or a re-entry signal).
+
+    ``stop_loss`` and ``take_profit`` are fractions (None: off). A trade the strategy did not
+    close itself (``self._ours``) left by its SL or TP."""
+
+    stop_loss = None
+    take_profit = None
+
+    def init(self):
+        super().init()
+        self._ours = set()  # ids of trades this strategy closed
+        self._seen = 0  # closed trades looked at
+        self._blocked = 0  # direction stopped out of
+
+    def follow(self, state, again=False):
+        for trade in self.closed_trades[self._seen :]:
+            if id(trade) not in self._ours:
+                self._blocked = int(np.sign(trade.size))
+        self._seen = len(self.closed_trades)
+        if self._blocked:
+            if state == self._blocked and not (again and state):
+                return
+            self._blocked = 0
+        held = int(np.sign(self.position.size))
+        if state != held or (again and state):
+            self._ours.update(id(t) for t in self.trades)
+            self.position.close()
+            close = self.data.Close[-1]
+            sl, tp = self.stop_loss, self.take_profit
+            if state > 0:
+                self.buy(
+                    sl=None if sl is None else close * (1 - sl),
+                    tp=None if tp is None else close * (1 + tp),
+                )
+            elif state < 0:
+                short_tp = None if tp is None else close * (1 - tp)
+                self.sell(
+                    sl=None if sl is None else close * (1 + sl),
+                    tp=short_tp if short_tp is not None and short_tp > 0 else None,
+                )
+
+
+class SmaCrossStops(_Stops, SmaCrossFollow):
+    """sma_cross with stops: a cross is a re-entry signal, as in the README example."""
+
+    def next(self):
+        cross = True
+        if crossover(self.sma1, self.sma2):
+            self.state = 1
+        elif crossover(self.sma2, self.sma1):
+            self.state = 0 if self.long_only else -1
+        else:
+            cross = False
+        self.follow(self.state, again=cross)
+
+
+class RsiReversionStops(_Stops, RsiReversionOracle):
+    pass
+
+
+class DonchianBreakoutStops(_Stops, DonchianBreakoutOracle):
+    pass
+
+
+class BuyAndHoldStops(_Stops, BuyAndHoldOracle):
+    pass
+
+
+#: The built-ins with ``stop_loss`` and ``take_profit`` parameters.
+STOPS = {
+    "sma_cross": SmaCrossStops,
+    "rsi_reversion": RsiReversionStops,
+    "donchian_breakout": DonchianBreakoutStops,
+    "buy_and_hold": BuyAndHoldStops,
+}
+
 #: For random series, where entries get cancelled for want of cash.
 RETRYING = {"sma_cross": SmaCrossFollow}
 
@@ -161,6 +240,7 @@ ORACLES = {
 def oracle_run(
     data, oracle_cls, params, *, cash=10_000, commission=0.0, finalize=False, spread=0.0, margin=1.0
 ):
+    """backtesting.py's result; stop classes take ``stop_loss``/``take_profit`` in ``params``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bt = OracleBacktest(
@@ -226,6 +306,32 @@ def assert_matches(ours, theirs, *, stats=STATS):
         assert (math.isnan(a) and math.isnan(b)) or a == pytest_approx(b), (key, a, b)
     if "Commissions [$]" in theirs:
         assert ours.stats["commissions"] == pytest_approx(theirs["Commissions [$]"])
+
+
+def assert_exit_reasons(ours, theirs, data):
+    """Each trade's ``exit_reason`` agrees with where it left, given backtesting.py's own
+    SL and TP prices of that trade: a stop fills at ``min(open, sl)`` for a long, a
+    take-profit at ``max(open, tp)`` (mirrored for a short), a signal or finalize at the
+    open, an out-of-money close at the close. Returns how many trades left by each reason."""
+    tr = theirs["_trades"]
+    o, h = data.Open.to_numpy(), data.High.to_numpy()
+    lo, c = data.Low.to_numpy(), data.Close.to_numpy()
+    count = {}
+    for t, sl, tp in zip(ours.trades, tr["SL"].tolist(), tr["TP"].tolist(), strict=True):
+        bar, long = t.exit_bar, t.size > 0
+        reason = t.exit_reason
+        count[reason] = count.get(reason, 0) + 1
+        if reason == "stop_loss":
+            assert (lo[bar] <= sl) if long else (h[bar] >= sl), t
+            assert t.exit_price == (min(o[bar], sl) if long else max(o[bar], sl)), t
+        elif reason == "take_profit":
+            assert (h[bar] >= tp) if long else (lo[bar] <= tp), t
+            assert t.exit_price == (max(o[bar], tp) if long else min(o[bar], tp)), t
+        elif reason in ("signal", "end"):
+            assert t.exit_price == o[bar], t
+        else:
+            assert reason == "out_of_money" and t.exit_price == c[bar], t
+    return count
 
 
 def pytest_approx(value):

@@ -1,8 +1,9 @@
 """Invariants on random price series (hypothesis): equity is cash plus the position's value,
 no trade before the warm-up, fills at the next open, a grid row equals the single run, the
 vectorised simulation equals the bar-by-bar reference, and backtesting.py agrees, including
-orders it cancels for want of cash and runs that go out of money; with and without spread
-and leverage (margin)."""
+orders it cancels for want of cash and runs that go out of money; with and without spread,
+leverage (margin), stop-loss and take-profit (fills where backtesting.py's rule puts them,
+never earlier than the first bar that reaches them)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from strategies import get_strategy, run_backtest, run_grid
 from strategies._broker import simulate_row
 from strategies._execution import decisions, simulate
 from strategies.bars import as_bars
-from tests.strategies.oracle import ORACLES, RETRYING, assert_matches, oracle_run
+from tests.strategies.oracle import ORACLES, RETRYING, STOPS, assert_matches, oracle_run
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -52,14 +53,19 @@ CHOICES = st.sampled_from(
 OPTIONS = st.tuples(st.sampled_from([0.0, 0.001, 0.01]), st.booleans())
 # (spread, margin): none half the time, else spread, leverage or both (10:1 ruins often).
 COSTS = st.sampled_from([(0.0, 1.0), (0.0, 1.0), (0.001, 1.0), (0.0, 0.5), (0.002, 0.1)])
+# (stop_loss, take_profit): off half the time (the vectorised path), else the bar loop.
+STOP_OPTIONS = st.sampled_from(
+    [(None, None), (None, None), (0.03, None), (None, 0.05), (0.02, 0.04), (0.1, 1.2)]
+)
 
 
 @SETTINGS
-@given(frame=price_frames(), choice=CHOICES, options=OPTIONS, costs=COSTS)
-def test_equity_is_cash_plus_position_value(frame, choice, options, costs):
+@given(frame=price_frames(), choice=CHOICES, options=OPTIONS, costs=COSTS, stops=STOP_OPTIONS)
+def test_equity_is_cash_plus_position_value(frame, choice, options, costs, stops):
     name, params = choice
     commission, finalize = options
     spread, margin = costs
+    stop_loss, take_profit = stops
     result = run_backtest(
         frame,
         get_strategy(name),
@@ -68,6 +74,8 @@ def test_equity_is_cash_plus_position_value(frame, choice, options, costs):
         finalize_trades=finalize,
         spread=spread,
         margin=margin,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
     )
     if result.equity[-1] == 0:
         return  # out of money: equity is 0 from there on
@@ -116,11 +124,12 @@ def test_no_trade_before_warmup_and_fills_at_next_open(frame, choice, options, c
 
 
 @SETTINGS
-@given(frame=price_frames(), options=OPTIONS, costs=COSTS, data=st.data())
-def test_grid_row_equals_single_run(frame, options, costs, data):
+@given(frame=price_frames(), options=OPTIONS, costs=COSTS, stops=STOP_OPTIONS, data=st.data())
+def test_grid_row_equals_single_run(frame, options, costs, stops, data):
     commission, finalize = options
     spread, margin = costs
     costs_kw = {"spread": spread, "margin": margin}
+    costs_kw.update(stop_loss=stops[0], take_profit=stops[1])
     name = data.draw(st.sampled_from(["sma_cross", "rsi_reversion", "donchian_breakout"]))
     grid = {
         "sma_cross": {"fast": [2, 3, 5], "slow": [4, 8, 13], "long_only": [False, True]},
@@ -194,6 +203,7 @@ def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options,
                 fills.entry_price[row][m].tolist(),
                 fills.exit_price[row][m].tolist(),
                 fills.commission[row][m].tolist(),
+                fills.exit_reason[row][m].tolist(),
                 strict=True,
             )
         )
@@ -207,12 +217,14 @@ def test_vectorised_simulation_equals_bar_by_bar_reference(frame, seed, options,
     options=OPTIONS,
     costs=COSTS,
     cash=st.sampled_from([10_000, 2_000]),
+    stops=STOP_OPTIONS,
 )
-def test_random_series_match_backtesting_py(frame, choice, options, costs, cash):
+def test_random_series_match_backtesting_py(frame, choice, options, costs, cash, stops):
     """Prices up to 3,000 against 2,000 of cash: cancelled orders and ruin happen here."""
     name, params = choice
     commission, finalize = options
     spread, margin = costs
+    stop_loss, take_profit = stops
     ours = run_backtest(
         frame,
         get_strategy(name),
@@ -222,10 +234,17 @@ def test_random_series_match_backtesting_py(frame, choice, options, costs, cash)
         finalize_trades=finalize,
         spread=spread,
         margin=margin,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
     )
+    if stop_loss is None and take_profit is None:
+        oracle_cls = RETRYING.get(name, ORACLES[name])
+    else:
+        oracle_cls = STOPS[name]  # retries a cancelled entry, as tradefleet does
+        params = {**params, "stop_loss": stop_loss, "take_profit": take_profit}
     theirs = oracle_run(
         frame,
-        RETRYING.get(name, ORACLES[name]),
+        oracle_cls,
         params,
         cash=cash,
         commission=commission,
@@ -234,3 +253,76 @@ def test_random_series_match_backtesting_py(frame, choice, options, costs, cash)
         margin=margin,
     )
     assert_matches(ours, theirs)
+
+
+@SETTINGS
+@given(
+    frame=price_frames(),
+    choice=CHOICES,
+    options=OPTIONS,
+    costs=COSTS,
+    stops=STOP_OPTIONS.filter(lambda s: s != (None, None)),
+)
+def test_stop_and_take_profit_fill_by_backtesting_py_rule(frame, choice, options, costs, stops):
+    """Prices come from the decision bar's close (the bar before the entry). A long's stop
+    fills at ``min(open, stop)`` (so at most the stop, less on a gap), its take-profit at
+    ``max(open, tp)``; a short mirrors both. No bar of the trade before its exit bar reached
+    either (it would have left there), and after a stop exit the next entry comes only
+    after a target change, never at the next bar's open on the same signal."""
+    name, params = choice
+    commission, finalize = options
+    spread, margin = costs
+    stop_loss, take_profit = stops
+    result = run_backtest(
+        frame,
+        get_strategy(name),
+        params,
+        commission=commission,
+        finalize_trades=finalize,
+        spread=spread,
+        margin=margin,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+    )
+    o, h, lo, c = (frame[k].to_numpy() for k in ("Open", "High", "Low", "Close"))
+    trades = result.trades + ([result.open_trade] if result.open_trade else [])
+    for t in trades:
+        if finalize and t.entry_bar == len(frame) - 1:
+            continue  # decided on the bar before, or on this one for the finalize pass
+        long = t.size > 0
+        decided = c[t.entry_bar - 1]
+        stop = take = None
+        if stop_loss is not None:
+            stop = decided * (1 - stop_loss) if long else decided * (1 + stop_loss)
+        if take_profit is not None:
+            take = decided * (1 + take_profit) if long else decided * (1 - take_profit)
+        last = t.exit_bar if t.exit_bar is not None else len(frame)
+        for b in range(t.entry_bar, last):  # never reached before the exit bar
+            if stop is not None:
+                assert (lo[b] > stop) if long else (h[b] < stop), (t, b)
+            if take is not None and take > 0:
+                assert (h[b] < take) if long else (lo[b] > take), (t, b)
+        if t.exit_reason == "stop_loss":
+            assert t.exit_price == (min(o[t.exit_bar], stop) if long else max(o[t.exit_bar], stop))
+            assert t.exit_price <= stop if long else t.exit_price >= stop
+        elif t.exit_reason == "take_profit":
+            assert t.exit_price == (max(o[t.exit_bar], take) if long else min(o[t.exit_bar], take))
+            assert t.exit_price >= take if long else t.exit_price <= take
+            if stop is not None:  # the stop was not reached on that bar: it would win
+                assert (lo[t.exit_bar] > stop) if long else (h[t.exit_bar] < stop)
+        elif t.exit_reason in ("signal", "end"):
+            assert t.exit_price == o[t.exit_bar]
+    from strategies.base import evaluate
+
+    signals = evaluate(get_strategy(name)(**params), as_bars(frame))
+    again = signals.reentries
+    for a, b in itertools.pairwise(trades):
+        if a.exit_reason in ("stop_loss", "take_profit"):
+            # Decided on b.entry_bar - 1 (or on the last bar itself, for the finalize pass):
+            # some bar from the exit on said something else.
+            span = range(a.exit_bar, b.entry_bar + (finalize and b.entry_bar == len(frame) - 1))
+            side = 1 if a.size > 0 else -1
+            changed = [
+                j for j in span if signals.targets[j] != side or (again is not None and again[j])
+            ]
+            assert changed, (a, b)
