@@ -117,6 +117,19 @@ def _table(title: str, stats: dict) -> Table:
     show_default=True,
     help="margin ratio, 1/leverage (0.02 = 50:1; 1 = no leverage)",
 )
+@click.option(
+    "--stop-loss",
+    type=float,
+    default=None,
+    help="close a trade this fraction against the close that decided it (0.05 = 5 %); "
+    "default: none",
+)
+@click.option(
+    "--take-profit",
+    type=float,
+    default=None,
+    help="close a trade this fraction in its favour (0.1 = 10 %); default: none",
+)
 @click.option("--finalize-trades", is_flag=True, help="close and count the trade open at the end")
 @click.option("--rank-by", type=click.Choice(RANK_METRICS), default="sharpe", show_default=True)
 @click.option("--top", type=int, default=10, show_default=True, help="grid rows shown")
@@ -125,7 +138,7 @@ def _table(title: str, stats: dict) -> Table:
 @with_appcontext
 def backtest_command(
     strategy, symbol, interval, start, end, data_file, params, grid, cash, commission,
-    spread, margin, finalize_trades, rank_by, top, chart, quiet,
+    spread, margin, stop_loss, take_profit, finalize_trades, rank_by, top, chart, quiet,
 ) -> None:  # fmt: skip
     """Backtest STRATEGY here and now (no worker) and print its statistics."""
     end_at = _utc(end) or datetime.now(UTC)
@@ -137,6 +150,8 @@ def backtest_command(
         "commission": commission,
         "spread": spread,
         "margin": margin,
+        "stop_loss": stop_loss,
+        "take_profit": take_profit,
         "finalize_trades": finalize_trades,
         "rank_by": rank_by,
     }

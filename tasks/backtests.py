@@ -107,6 +107,8 @@ def prepare_backtest(
         finalize_trades=spec.get("finalize_trades", False),
         spread=spec.get("spread", 0.0),
         margin=spec.get("margin", 1.0),
+        stop_loss=spec.get("stop_loss"),
+        take_profit=spec.get("take_profit"),
         rank_by=spec.get("rank_by") or "sharpe",
         source=source,
     )

@@ -60,6 +60,31 @@ class BacktestCreateSchema(StrictSchema):
             "(0.02 is 50:1; 1, no leverage); the run stops when equity reaches 0"
         },
     )
+    stop_loss = ma.fields.Float(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Range(
+            min=0, min_inclusive=False, max=1, max_inclusive=False,
+            error="must be above 0 and below 1",
+        ),
+        metadata={
+            "description": "stop-loss, a fraction of the close that decided the entry: a long "
+            "leaves 5 % below it with 0.05 (a short above), at the stop or a worse open; "
+            "null or absent: none. After a stop exit the position stays flat until the "
+            "strategy's target changes"
+        },
+    )  # fmt: skip
+    take_profit = ma.fields.Float(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Range(
+            min=0, min_inclusive=False, max=1e6, error="must be above 0 (and above the spread)"
+        ),
+        metadata={
+            "description": "take-profit, a fraction of the close that decided the entry: a "
+            "long leaves 10 % above it with 0.1 (a short below); null or absent: none"
+        },
+    )
     finalize_trades = ma.fields.Boolean(load_default=False)
     rank_by = ma.fields.String(
         load_default="sharpe",
@@ -117,6 +142,8 @@ class BacktestSchema(ma.Schema):
     commission = ma.fields.Float()
     spread = ma.fields.Float()
     margin = ma.fields.Float()
+    stop_loss = ma.fields.Float(allow_none=True, metadata={"description": "null: none"})
+    take_profit = ma.fields.Float(allow_none=True, metadata={"description": "null: none"})
     finalize_trades = ma.fields.Boolean()
     rank_by = ma.fields.String()
     source = ma.fields.Dict(metadata={"description": "where the bars came from"})
@@ -128,7 +155,13 @@ class BacktestSchema(ma.Schema):
             "win_rate_pct, sharpe and more (the best set's, for a grid); null: not finished"
         },
     )
-    trades = ma.fields.List(ma.fields.Dict())
+    trades = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "closed trades: bars, times, size, prices, pnl, commission and "
+            "exit_reason (signal, stop_loss, take_profit, end, out_of_money)"
+        },
+    )
     open_trade = ma.fields.Dict(allow_none=True)
     best_params = ma.fields.Dict(allow_none=True)
     ranked = ma.fields.List(

@@ -85,6 +85,10 @@
       finalize_trades: $("bt-finalize_trades").checked,
       rank_by: $("bt-rank_by").value,
     };
+    for (const name of ["stop_loss", "take_profit"]) { // empty: off (not sent)
+      const text = $(`bt-${name}`).value.trim();
+      if (text) body[name] = number(text);
+    }
     if (Object.values(chosen).some((list) => list.length > 1)) body.grid = chosen;
     else body.params = Object.fromEntries(Object.entries(chosen).map(([k, list]) => [k, list[0]]));
     const source = document.querySelector("input[name=bars_source]:checked").value;
@@ -337,6 +341,8 @@
       ["Commission", runs.map((r) => formatNumber(r.commission))],
       ["Spread", runs.map((r) => formatNumber(r.spread ?? 0))],
       ["Margin", runs.map((r) => formatNumber(r.margin ?? 1))],
+      ["Stop loss", runs.map((r) => (r.stop_loss == null ? "none" : formatNumber(r.stop_loss)))],
+      ["Take profit", runs.map((r) => (r.take_profit == null ? "none" : formatNumber(r.take_profit)))],
       ["Finalize trades", runs.map((r) => (r.finalize_trades ? "yes" : "no"))],
     ].map(([name, cells]) => el("tr", {}, el("th", { scope: "row", text: name }), ...cells.map((text) => el("td", { text }))));
     const keys = statKeys(new Set(runs.flatMap((r) => Object.keys(r.stats || {}))));

@@ -1,5 +1,6 @@
 """Backtests as jobs: through the API and real workers (one run, one with spread and
-leverage, a grid over two workers), bad input, and the in-process CLI."""
+leverage, a grid with stop-loss and take-profit, a grid over two workers), bad input, and
+the in-process CLI."""
 
 from __future__ import annotations
 
@@ -85,6 +86,34 @@ def test_backtest_job_with_spread_and_margin_equals_run_backtest(api, goog_csv):
     assert abs(body["trades"][0]["size"]) > abs(without.trades[0].size)  # the leverage
 
 
+def test_backtest_grid_with_stops_reaches_the_worker(api, goog_csv):
+    """stop_loss and take_profit reach the worker's grid chunk and the best set's run: the
+    same ranking and trades as in-process, each trade saying why it left."""
+    grid = {"fast": [5, 10], "slow": [20, 40]}
+    stops = {"stop_loss": 0.05, "take_profit": 0.1}
+    response = api.post(
+        "/api/v1/backtests",
+        json={"strategy": "sma_cross", "grid": grid, "data": goog_csv, **stops},
+    )
+    assert response.status_code == 202, response.text
+    body = _finished(api, response.json()["backtest_id"])
+    assert body["state"] == "succeeded", body
+    assert (body["stop_loss"], body["take_profit"], body["spread"]) == (0.05, 0.1, 0.0)
+    bars = bars_from_csv(goog_csv)
+    expected = rank(run_grid(bars, get_strategy("sma_cross"), grid, **stops), "sharpe")
+    assert body["best_params"] == expected[0]["params"]
+    local = run_backtest(bars, get_strategy("sma_cross"), body["best_params"], **stops)
+    assert body["trades"] == [plain(t.to_dict()) for t in local.trades]
+    reasons = {t["exit_reason"] for t in body["trades"]}
+    assert {"stop_loss", "take_profit"} <= reasons <= {"signal", "stop_loss", "take_profit"}
+    plain_run = api.post(
+        "/api/v1/backtests", json={"strategy": "sma_cross", "params": {}, "data": goog_csv}
+    )
+    off = _finished(api, plain_run.json()["backtest_id"])
+    assert (off["stop_loss"], off["take_profit"]) == (None, None)
+    assert {t["exit_reason"] for t in off["trades"]} == {"signal"}
+
+
 @pytest.fixture(scope="module")
 def second_worker(redis_server):
     """Serves only the strategies queue (no group, no brokerage)."""
@@ -134,6 +163,14 @@ def test_grid_fans_out_over_two_workers_and_ranks(api, second_worker, goog_csv):
         ({"spread": "wide"}, "spread"),
         ({"margin": 0}, "margin"),
         ({"margin": 1.5}, "margin"),
+        ({"stop_loss": 0}, "stop_loss"),
+        ({"stop_loss": 1}, "stop_loss"),
+        ({"stop_loss": -0.05}, "stop_loss"),
+        ({"stop_loss": "tight"}, "stop_loss"),
+        ({"take_profit": 0}, "take_profit"),
+        ({"take_profit": -0.1}, "take_profit"),
+        ({"take_profit": "high"}, "take_profit"),
+        ({"take_profit": 0.001, "spread": 0.002}, "take_profit"),  # inside the spread
         ({"rank_by": "luck"}, "rank_by"),
         ({"data": "when,price\n1,2\n"}, "data"),
         ({"data": "time,open,high,low,close\n2024-01-02,1,1,1,x\n"}, "data"),
@@ -197,6 +234,18 @@ def test_cli_runs_a_grid_in_process_and_prints_stats(app, goog_csv, tmp_path):
         args=["backtest", "sma_cross", "--data", str(data), "--margin", "2", "--quiet"]
     )
     assert bad_margin.exit_code != 0 and "margin" in bad_margin.output
+
+    stops = ["--stop-loss", "0.05", "--take-profit", "0.1", "--quiet"]
+    stopped = runner.invoke(args=["backtest", "sma_cross", "--data", str(data), *stops])
+    assert stopped.exit_code == 0, stopped.output
+    local = run_backtest(
+        bars_from_csv(goog_csv), get_strategy("sma_cross"), {}, stop_loss=0.05, take_profit=0.1
+    )
+    assert f"{local.stats['equity_final']:,.4g}" in stopped.output
+    bad_stop = runner.invoke(
+        args=["backtest", "sma_cross", "--data", str(data), "--stop-loss", "1.5", "--quiet"]
+    )
+    assert bad_stop.exit_code != 0 and "stop_loss" in bad_stop.output
 
 
 def test_backtest_of_stored_bars(api):

@@ -179,6 +179,7 @@ def test_backtest_shows_stats_and_equity_chart_then_two_runs_side_by_side(
     page.choose("Strategy", "sma_cross", within="backtest-form")
     page.type("Commission", "0.5", within="backtest-form")
     page.type("Spread", "0.5", within="backtest-form")
+    page.type("Stop loss", "1", within="backtest-form")
     page.type("fast", "5:1", within="backtest-form")
     page.button("Run backtest").click()
     page.text_appears("bt-sma_cross-fast-error", r"fast: a range needs START at most STOP")
@@ -188,8 +189,11 @@ def test_backtest_shows_stats_and_equity_chart_then_two_runs_side_by_side(
     page.button("Run backtest").click()
     page.text_appears("bt-commission-error", r"Commission: Must be greater than or equal to -0.1")
     page.text_appears("bt-spread-error", r"Spread: must be at least 0 and below 0.1")
+    page.text_appears("bt-stop_loss-error", r"Stop loss: must be above 0 and below 1")
 
-    first = run_backtest(page, goog_file, fast="10", slow="20", Commission="0.002", Spread="0")
+    first = run_backtest(
+        page, goog_file, fast="10", slow="20", Commission="0.002", Spread="0", **{"Stop loss": ""}
+    )
     page.text_appears("backtest-summary", r"State succeeded", timeout=60)
     (full,) = [i for i in page_ids(page) if i.startswith(first)]
     body = api.get(f"/api/v1/backtests/{full}").json()
@@ -207,12 +211,14 @@ def test_backtest_shows_stats_and_equity_chart_then_two_runs_side_by_side(
     # A grid: fast 5 or 15 with slow 30, 35 or 40 (every pair the strategy allows).
     second = run_backtest(
         page, goog_file, fast="5 15", slow="30:40:5", Commission="0.002", Spread="0.001",
-        Margin="0.5",
+        Margin="0.5", **{"Stop loss": "0.05", "Take profit": "0.1"},
     )  # fmt: skip
     page.text_appears("backtest-summary", r"State succeeded", timeout=60)
     (full,) = [i for i in page_ids(page) if i.startswith(second)]
     levered = api.get(f"/api/v1/backtests/{full}").json()
     assert (levered["spread"], levered["margin"]) == (0.001, 0.5), levered
+    assert (levered["stop_loss"], levered["take_profit"]) == (0.05, 0.1), levered
+    assert {t["exit_reason"] for t in levered["trades"]} >= {"stop_loss", "take_profit"}
     page.text_appears("backtest-summary", r"best parameters fast \d+, slow \d+")
     page.text_appears("backtest-ranked-table", r"(?m)^1 fast")
     page.text_appears("backtests-table", rf"{second} sma_cross grid, best fast")
@@ -228,6 +234,7 @@ def test_backtest_shows_stats_and_equity_chart_then_two_runs_side_by_side(
     assert "(best)" in table  # the better value of a row is said in words, not colour alone
     page.text_appears("compare-table", r"Return %")
     page.text_appears("compare-table", r"Spread 0.001 0\nMargin 0.5 1")
+    page.text_appears("compare-table", r"Stop loss 0.05 none\nTake profit 0.1 none")
     shoot(page, "strategies-compare", "backtest-compare")
     whole_page(page, "page-strategies")
     assert page.driver.execute_script(STILL_LOADED), "the page was reloaded"
