@@ -86,29 +86,28 @@ def simulate(
     again = None
     if reentries is not None:
         again = reentries & (d != 0) & (np.arange(n) >= start[:, None])
-    if stop_loss is not None or take_profit is not None:
-        return fills_of(
-            [
-                simulate_row(
-                    open_,
-                    close,
-                    d[row],
-                    int(start[row]),
-                    cash=cash,
-                    commission=commission,
-                    finalize=finalize,
-                    reentries=None if again is None else again[row],
-                    spread=spread,
-                    margin=margin,
-                    high=high,
-                    low=low,
-                    stop_loss=stop_loss,
-                    take_profit=take_profit,
-                )
-                for row in range(rows)
-            ],
-            n,
+
+    def by_bars(row: int) -> RowFills:
+        """The row run bar by bar (the reference loop), with every option."""
+        return simulate_row(
+            open_,
+            close,
+            d[row],
+            int(start[row]),
+            cash=cash,
+            commission=commission,
+            finalize=finalize,
+            reentries=None if again is None else again[row],
+            spread=spread,
+            margin=margin,
+            high=high,
+            low=low,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
         )
+
+    if stop_loss is not None or take_profit is not None:
+        return fills_of([by_bars(row) for row in range(rows)], n)
     change = np.zeros((rows, n), dtype=bool)
     np.not_equal(d[:, 1:], d[:, :-1], out=change[:, 1:])
     if again is not None:
@@ -206,22 +205,7 @@ def simulate(
         value = np.where(before >= 0, cash_after[pick, at] + (close[n - 1] * s_ - s_ * e_), cash)
         broke |= value <= 0
     for row in np.flatnonzero(broke):
-        replace_row(
-            fills,
-            row,
-            simulate_row(
-                open_,
-                close,
-                d[row],
-                int(start[row]),
-                cash=cash,
-                commission=commission,
-                finalize=finalize,
-                reentries=None if again is None else again[row],
-                spread=spread,
-                margin=margin,
-            ),
-        )
+        replace_row(fills, row, by_bars(row))
     return fills
 
 
